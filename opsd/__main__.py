@@ -1,0 +1,3 @@
+from opsd.cli import main
+
+raise SystemExit(main())

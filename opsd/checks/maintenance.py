@@ -1,0 +1,111 @@
+"""Maintenance: history retention, configuration and database backup, trend reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+from pydantic import Field
+
+from opsd.checks import Params, check
+from opsd.config import config_file_of
+from opsd.context import Context
+from opsd.durations import Duration, format_duration
+from opsd.playbooks import CheckSpec
+from opsd.results import Result, Status, skipped
+
+
+class RetentionParams(Params):
+    keep: Duration | None = Field(None, gt=0, description="Default: storage.retention.")
+
+
+@check("maintenance.retention", params=RetentionParams, unit="count",
+       description="Delete runs older than the retention period")
+async def retention(spec: CheckSpec, ctx: Context) -> Result:
+    keep = spec.params.keep or ctx.settings.storage.retention
+    removed = ctx.store.prune(ctx.now() - keep)
+    return Result(
+        Status.OK,
+        f"removed {removed} runs older than {format_duration(keep)}",
+        value=float(removed),
+        details={"keep_seconds": keep},
+    )
+
+
+class BackupParams(Params):
+    keep: int = Field(7, ge=1, description="How many backups to keep.")
+    directory: Path | None = Field(None, description="Default: storage.backup_dir.")
+
+
+@check("maintenance.backup", params=BackupParams, unit="bytes",
+       description="Copy the config file and a consistent snapshot of the history database")
+async def backup(spec: CheckSpec, ctx: Context) -> Result:
+    directory = spec.params.directory or ctx.settings.storage.backup_dir
+    if directory is None:
+        return skipped("no backup directory configured (storage.backup_dir)")
+    stamp = dt.datetime.fromtimestamp(ctx.now(), dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = Path(directory) / stamp
+    target.mkdir(parents=True, exist_ok=True)
+    config_file = config_file_of(ctx.settings)
+    if config_file is not None:
+        shutil.copy2(config_file, target / config_file.name)
+    ctx.store.backup(target / "opsd.db")
+    size = sum(p.stat().st_size for p in target.iterdir())
+    removed = _rotate(Path(directory), spec.params.keep)
+    return Result(
+        Status.OK,
+        f"backup written to {target} ({size} bytes), {removed} old removed",
+        value=float(size),
+        details={"path": str(target), "removed": removed},
+    )
+
+
+def _rotate(directory: Path, keep: int) -> int:
+    backups = sorted(p for p in directory.iterdir() if p.is_dir() and p.name.endswith("Z"))
+    stale = backups[:-keep]
+    for path in stale:
+        shutil.rmtree(path)
+    return len(stale)
+
+
+class TrendParams(Params):
+    window: Duration = Field(7 * 86400.0, gt=0, description="Period the report covers.")
+
+
+@check("history.trend", params=TrendParams, unit="ratio", warn=0.99, crit=0.95,
+       direction="below", description="Share of OK results per check over a window")
+async def trend(spec: CheckSpec, ctx: Context) -> Result:
+    """Trend report: per check, how often it was OK, its worst status and mean value."""
+    since = ctx.now() - spec.params.window
+    rows = [r for r in ctx.store.history(since=since) if r.kind != spec.kind]
+    if not rows:
+        return skipped(f"no results in the last {format_duration(spec.params.window)}")
+    per_check: dict[str, list[Result]] = defaultdict(list)
+    for row in rows:
+        if row.status is not Status.SKIPPED:
+            per_check[row.check].append(row)
+    report = {name: _summarise(results) for name, results in sorted(per_check.items())}
+    judged = [r for results in per_check.values() for r in results]
+    ok_ratio = sum(r.status is Status.OK for r in judged) / len(judged) if judged else 1.0
+    worst_checks = sorted(report, key=lambda n: report[n]["ok_ratio"])[:3]
+    worst_text = ", ".join(f"{n} {report[n]['ok_ratio']:.0%}" for n in worst_checks)
+    return Result(
+        Status.OK,
+        f"{ok_ratio:.1%} of {len(judged)} results OK over {format_duration(spec.params.window)}"
+        + (f"; lowest: {worst_text}" if worst_text else ""),
+        value=ok_ratio,
+        details={"window_seconds": spec.params.window, "checks": report},
+    )
+
+
+def _summarise(results: list[Result]) -> dict[str, object]:
+    values = [r.value for r in results if r.value is not None]
+    return {
+        "results": len(results),
+        "ok_ratio": round(sum(r.status is Status.OK for r in results) / len(results), 4),
+        "not_ok": sum(r.status is not Status.OK for r in results),
+        "mean_value": round(sum(values) / len(values), 6) if values else None,
+        "max_value": max(values) if values else None,
+    }

@@ -1,0 +1,169 @@
+"""The `opsd` command line: argparse only at import time, so `opsd --help` stays fast.
+
+Each verb names its handler as "module:function"; the module is imported only when the verb
+runs. A handler takes the parsed arguments and returns the exit code. User mistakes raise
+`OpsdError` (or argparse errors) and end as one line on stderr with exit code 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_UNKNOWN = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 3 (the Nagios UNKNOWN code)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _handler(parser: argparse.ArgumentParser, target: str) -> None:
+    parser.set_defaults(handler=target)
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from opsd import __version__
+
+    parser = _Parser(
+        prog="opsd",
+        description="Operations monitoring for a self-hosted Notion API integration.",
+        epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN or usage/config error.",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH",
+        help="config file (default: $OPSD_CONFIG, else /etc/opsd/opsd.toml)",
+    )
+    parser.add_argument("--version", action="version", version=f"opsd {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
+
+    p = verbs.add_parser("run", help="run the daemon: scheduled playbooks, metrics, alerts")
+    _handler(p, "opsd.commands.daemon:cmd_run")
+
+    p = verbs.add_parser("run-playbook", help="run a playbook now and print its results")
+    p.add_argument("name", help="playbook name (see `opsd playbooks`)")
+    _json(p)
+    _handler(p, "opsd.commands.core:cmd_run_playbook")
+
+    p = verbs.add_parser("check", help="run one check; Nagios plugin output and exit code")
+    p.add_argument("name", help="check entry name (e.g. notion.auth)")
+    p.add_argument("--playbook", help="take the entry from this playbook")
+    _json(p)
+    _handler(p, "opsd.commands.core:cmd_check")
+
+    p = verbs.add_parser("status", help="latest result of every check")
+    _json(p)
+    _handler(p, "opsd.commands.core:cmd_status")
+
+    p = verbs.add_parser("history", help="past results of one check")
+    p.add_argument("check", help="check entry name")
+    p.add_argument("--since", default="7d", help="how far back (default 7d)")
+    p.add_argument("--target", help="only this target")
+    _json(p)
+    _handler(p, "opsd.commands.core:cmd_history")
+
+    p = verbs.add_parser("playbooks", help="playbooks with schedules and next run times")
+    _json(p)
+    _handler(p, "opsd.commands.core:cmd_playbooks")
+
+    p = verbs.add_parser("kinds", help="the check kinds a playbook entry can use")
+    _json(p)
+    _handler(p, "opsd.commands.core:cmd_kinds")
+
+    config = verbs.add_parser("config", help="validate or show the configuration")
+    config_verbs = config.add_subparsers(dest="config_verb", metavar="ACTION", required=True,
+                                         parser_class=_Parser)
+    p = config_verbs.add_parser("check", help="validate config and every playbook")
+    _handler(p, "opsd.commands.core:cmd_config_check")
+    p = config_verbs.add_parser("show", help="print the effective config, secrets redacted")
+    _handler(p, "opsd.commands.core:cmd_config_show")
+
+    p = verbs.add_parser("scan", help="scan files for leaked Notion tokens and credentials")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
+    p.add_argument("--baseline", metavar="FILE", help="accepted findings (not new)")
+    p.add_argument("--update-baseline", metavar="FILE", help="write all findings as accepted")
+    _json(p)
+    _handler(p, "opsd.commands.scan:cmd_scan")
+
+    alerts = verbs.add_parser("alerts", help="firing and pending alerts")
+    _json(alerts)
+    _handler(alerts, "opsd.commands.alerts:cmd_alerts")
+    alert_verbs = alerts.add_subparsers(dest="alerts_verb", metavar="ACTION", parser_class=_Parser)
+    p = alert_verbs.add_parser("history", help="past alert events")
+    p.add_argument("--since", default="7d", help="how far back (default 7d)")
+    _json(p)
+    _handler(p, "opsd.commands.alerts:cmd_alerts_history")
+    p = alert_verbs.add_parser("test", help="send a test message to every alert URL")
+    p.add_argument("--tag", help="only URLs with this Apprise tag")
+    _handler(p, "opsd.commands.alerts:cmd_alerts_test")
+
+    silence = verbs.add_parser("silence", help="add, list or remove alert silences")
+    silence_verbs = silence.add_subparsers(dest="silence_verb", metavar="ACTION", required=True,
+                                           parser_class=_Parser)
+    p = silence_verbs.add_parser("add", help="silence matching alerts for a while")
+    p.add_argument("--check", required=True, metavar="PATTERN", help="glob over checks/kinds")
+    p.add_argument("--target", help="only this target")
+    p.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 2h")
+    p.add_argument("--reason", required=True)
+    _handler(p, "opsd.commands.alerts:cmd_silence_add")
+    p = silence_verbs.add_parser("list", help="active silences")
+    _json(p)
+    _handler(p, "opsd.commands.alerts:cmd_silence_list")
+    p = silence_verbs.add_parser("remove", help="end a silence now")
+    p.add_argument("id", help="silence id (from `opsd silence list`)")
+    _handler(p, "opsd.commands.alerts:cmd_silence_remove")
+
+    p = verbs.add_parser("sandbox", help="serve a local Notion API for demos and tests")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--rate", type=float, help="requests/second before 429 (default 3)")
+    p.add_argument("--burst", type=int, help="token bucket size")
+    p.add_argument("--latency", help="added latency per request, e.g. 200ms")
+    p.add_argument("--fault", help="error mode: 500, 502, 503, 529, 429, hang, unauthorized")
+    _handler(p, "opsd.commands.sandbox:cmd_sandbox")
+
+    p = verbs.add_parser("demo", help="start the sandbox and run opsd against it")
+    p.add_argument("--once", action="store_true", help="run every playbook once and exit")
+    _handler(p, "opsd.commands.daemon:cmd_demo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_UNKNOWN
+    from opsd.errors import OpsdError
+
+    try:
+        return _dispatch(args)
+    except OpsdError as exc:
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        for problem in problems:
+            print(f"opsd: {problem}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("opsd: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import importlib
+
+    module_name, function_name = args.handler.split(":")
+    handler = getattr(importlib.import_module(module_name), function_name)
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

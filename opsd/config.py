@@ -1,0 +1,448 @@
+"""Configuration: one TOML file, overridden by credentials, overridden by the environment.
+
+Sources, highest precedence first (all pydantic-settings sources):
+
+1. environment: `OPSD_<SECTION>__<KEY>` (e.g. `OPSD_METRICS__PORT=9100`), and
+   `NOTION_API_TOKEN` for the Notion token;
+2. systemd credentials: a file `notion_token` in `$CREDENTIALS_DIRECTORY`
+   (`LoadCredential=notion_token:/etc/opsd/notion_token`);
+3. the TOML file: `opsd --config PATH`, else `$OPSD_CONFIG`, else `/etc/opsd/opsd.toml`.
+
+Every model forbids unknown keys: a typo must fail loudly, not silently disable a check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from opsd.durations import Duration
+from opsd.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/opsd/opsd.toml")
+ENV_PREFIX = "OPSD_"
+NOTION_VERSIONS = ("2022-06-28", "2025-09-03")
+
+PropertyType = Literal[
+    "title", "rich_text", "number", "select", "multi_select", "status", "date", "people",
+    "files", "checkbox", "url", "email", "phone_number", "formula", "relation", "rollup",
+    "created_time", "created_by", "last_edited_time", "last_edited_by", "unique_id",
+    "verification", "button", "place",
+]
+
+
+class Section(BaseModel):
+    """Base for config sections: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- [notion] -------------------------------------------------------------------------------
+
+
+class DatabaseConfig(Section):
+    name: str = Field(min_length=1, description="Label used in results and alerts.")
+    id: str = Field(description="Database ID, with or without dashes.")
+    required_properties: dict[str, PropertyType] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _normalise_id(cls, value: str) -> str:
+        return normalise_notion_id(value)
+
+
+class NotionConfig(Section):
+    token: SecretStr | None = None
+    base_url: str = "https://api.notion.com"
+    notion_version: Literal["2022-06-28", "2025-09-03"] = "2025-09-03"
+    timeout: Duration = Field(30.0, gt=0, description="Per-request timeout.")
+    rate_limit: float = Field(2.5, gt=0, description="Client-side budget, requests/second.")
+    burst: int = Field(3, ge=1, description="Client-side burst size (token bucket).")
+    max_retries: int = Field(3, ge=0, description="Retries of a failed request within a check.")
+    databases: list[DatabaseConfig] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> NotionConfig:
+        _require_unique("databases", [db.name for db in self.databases])
+        return self
+
+
+# --- [storage] [metrics] [scheduler] [daemon] -----------------------------------------------
+
+
+def _default_storage_path() -> Path:
+    state_dir = os.environ.get("STATE_DIRECTORY")  # set by systemd's StateDirectory=
+    if state_dir:
+        return Path(state_dir.split(":")[0]) / "opsd.db"
+    return Path("/var/lib/opsd/opsd.db")
+
+
+class StorageConfig(Section):
+    path: Path = Field(default_factory=_default_storage_path)
+    retention: Duration = Field(90 * 86400.0, gt=0, description="How long results are kept.")
+    backup_dir: Path | None = Field(None, description="Where maintenance.backup writes copies.")
+
+
+class MetricsConfig(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class SchedulerConfig(Section):
+    timezone: str = "UTC"
+    playbooks_dir: Path | None = Field(
+        None, description="Directory of playbook TOML files; default: the built-in playbooks."
+    )
+    max_concurrency: int = Field(4, ge=1, description="Checks of one playbook run at once.")
+    shutdown_timeout: Duration = Field(30.0, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class DaemonConfig(Section):
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    heartbeat_url: SecretStr | None = Field(
+        None, description="Pinged after each successful run of heartbeat_playbook."
+    )
+    heartbeat_playbook: str = "realtime"
+
+
+# --- [alerts] -------------------------------------------------------------------------------
+
+
+class MaintenanceWindow(Section):
+    name: str
+    schedule: str = Field(description="Cron expression (day names) for the window's start.")
+    duration: Duration = Field(gt=0)
+    timezone: str | None = None
+    checks: list[str] = Field(default_factory=lambda: ["*"], description="Glob patterns.")
+
+
+class AlertsConfig(Section):
+    urls: list[SecretStr] = Field(
+        default_factory=list, description="Apprise URLs, optionally 'tag=url' to route."
+    )
+    failure_threshold: int | None = Field(
+        None, ge=1, description="Non-OK results in a row before firing (default 1 CRITICAL, 2 WARNING)."
+    )
+    success_threshold: int = Field(1, ge=1)
+    repeat_interval: Duration = Field(4 * 3600.0, ge=0, description="Reminder period; 0 = never.")
+    unknown_as: Literal["WARNING", "CRITICAL", "ignore"] = "WARNING"
+    group: bool = True
+    outbox_max_age: Duration = Field(2 * 86400.0, gt=0)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+
+# --- [[caches]] [[endpoints]] [secrets] ------------------------------------------------------
+
+
+class CacheConfig(Section):
+    name: str
+    source: str = Field(description="redis://, prometheus+http://, json+http://, sqlite:// or file://")
+    ttl_seconds: float | None = Field(None, gt=0)
+    hits: str | None = None
+    misses: str | None = None
+    ratio: str | None = None
+
+
+class EndpointConfig(Section):
+    name: str
+    url: str
+    method: str = "GET"
+    expected_status: int = 200
+    json_field: str | None = None
+    json_value: Any = None
+    body_contains: str | None = None
+    timeout: Duration = Field(10.0, gt=0)
+
+
+class SecretsConfig(Section):
+    paths: list[Path] = Field(default_factory=list, description="Default roots for `opsd scan`.")
+    allowlist: list[str] = Field(default_factory=list, description="Path globs never reported.")
+    baseline: Path | None = None
+    verify: bool = True
+    max_file_size: int = Field(5 * 1024 * 1024, gt=0)
+
+
+# --- the whole file -------------------------------------------------------------------------
+
+
+class Settings(BaseSettings):
+    """Everything opsd reads from its configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    notion: NotionConfig = Field(default_factory=NotionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    caches: list[CacheConfig] = Field(default_factory=list)
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        _require_unique("caches", [c.name for c in self.caches])
+        _require_unique("endpoints", [e.name for e in self.endpoints])
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for redaction of free text."""
+        values = [self.notion.token, self.daemon.heartbeat_url, *self.alerts.urls]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def redact(self, text: str) -> str:
+        """`text` with every configured secret replaced by its redacted form."""
+        from opsd.redact import redact_secret
+
+        for secret in self.secret_values():
+            if secret in text:
+                text = text.replace(secret, redact_secret(secret))
+        return text
+
+
+class _TokenEnv(BaseSettings):
+    """`NOTION_API_TOKEN`, the variable the seeds and most Notion integrations use."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    notion_api_token: SecretStr | None = None
+
+
+class _TokenCredentials(BaseSettings):
+    """The token as a systemd credential file (`LoadCredential=notion_token:...`)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    notion_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("notion_token", "notion.token")
+    )
+
+
+class _NotionTokenSource(PydanticBaseSettingsSource):
+    """Feeds `notion.token` from another settings source (env var or credential file)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads the inner source as a whole
+
+    def __call__(self) -> dict[str, Any]:
+        values = self._inner()
+        token = next((v for v in values.values() if v), None)
+        return {"notion": {"token": token}} if token else {}
+
+
+def _sources(config_file: Path | None, env: dict[str, str]):
+    def customise(
+        _cls: type, settings_cls: type[BaseSettings], **_: PydanticBaseSettingsSource
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [
+            _EnvSource(settings_cls, env),
+            _NotionTokenSource(settings_cls, _EnvSource(_TokenEnv, env)),
+        ]
+        credentials_dir = env.get("CREDENTIALS_DIRECTORY")
+        if credentials_dir and Path(credentials_dir).is_dir():
+            secrets = SecretsSettingsSource(_TokenCredentials, secrets_dir=credentials_dir)
+            sources.append(_NotionTokenSource(settings_cls, secrets))
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    return customise
+
+
+class _EnvSource(EnvSettingsSource):
+    """The environment source over an explicit mapping, ignoring opsd's own non-setting
+    variables (`OPSD_CONFIG`)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: dict[str, str]) -> None:
+        self._environ = {
+            k: v for k, v in env.items() if k.upper() not in _NON_SETTING_VARIABLES
+        }
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> dict[str, str | None]:
+        if self.case_sensitive:
+            return dict(self._environ)
+        return {k.lower(): v for k, v in self._environ.items()}
+
+
+_NON_SETTING_VARIABLES = {"OPSD_CONFIG"}
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def resolve_config_path(explicit: str | os.PathLike | None, env: dict[str, str]) -> Path | None:
+    """The config file to read: explicit, else $OPSD_CONFIG, else the default if it exists."""
+    if explicit:
+        return Path(explicit)
+    if env.get("OPSD_CONFIG"):
+        return Path(env["OPSD_CONFIG"])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def load_settings(
+    path: str | os.PathLike | None = None, env: dict[str, str] | None = None
+) -> Settings:
+    """Read and validate the configuration; raises ConfigError with one line per problem."""
+    env = dict(os.environ if env is None else env)
+    config_file = resolve_config_path(path, env)
+    label = config_file.name if config_file else "config"
+    if config_file is not None:
+        _check_toml(config_file)
+
+    class _Loaded(Settings):
+        settings_customise_sources = classmethod(_sources(config_file, env))  # type: ignore[assignment]
+
+    try:
+        loaded = _Loaded()
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, label, env)) from None
+    settings = Settings.model_construct(**{name: getattr(loaded, name) for name in Settings.model_fields})
+    settings._config_file = config_file  # type: ignore[attr-defined]
+    return _resolve_paths(settings, config_file.parent if config_file else Path.cwd())
+
+
+def config_file_of(settings: Settings) -> Path | None:
+    """The file `settings` were read from, or None for built-in defaults."""
+    return getattr(settings, "_config_file", None)
+
+
+def _check_toml(config_file: Path) -> None:
+    try:
+        with config_file.open("rb") as fh:
+            tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{config_file}: no such file") from None
+    except (PermissionError, IsADirectoryError) as exc:
+        raise ConfigError(f"{config_file}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file.name}: not valid TOML: {exc}") from None
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Relative paths in the file are relative to the file's directory."""
+
+    def resolve(path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        path = path.expanduser()
+        return path if path.is_absolute() else (base / path)
+
+    settings.storage.path = resolve(settings.storage.path)  # type: ignore[assignment]
+    settings.storage.backup_dir = resolve(settings.storage.backup_dir)
+    settings.scheduler.playbooks_dir = resolve(settings.scheduler.playbooks_dir)
+    settings.secrets.paths = [resolve(p) for p in settings.secrets.paths]  # type: ignore[misc]
+    settings.secrets.baseline = resolve(settings.secrets.baseline)
+    return settings
+
+
+_FRIENDLY = {
+    "int_parsing": "not a valid integer",
+    "int_type": "not a valid integer",
+    "float_parsing": "not a valid number",
+    "float_type": "not a valid number",
+    "bool_parsing": "not a valid boolean (true or false)",
+    "bool_type": "not a valid boolean (true or false)",
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+    "string_type": "not a string",
+    "list_type": "not a list",
+}
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    """`("notion", "databases", 0, "id")` -> `notion.databases[0].id`."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def friendly_message(error: dict[str, Any]) -> str:
+    """A pydantic error as a short phrase for humans."""
+    message = _FRIENDLY.get(error["type"])
+    if message is None:
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error":
+            message = message.replace("Input should be", "must be")
+    return message
+
+
+def _problems(exc: ValidationError, label: str, env: dict[str, str]) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        key = format_location(loc)
+        env_name = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
+        where = f"environment {env_name}" if env_name in {k.upper() for k in env} else label
+        problems.append(f"{where}: {key}: {friendly_message(error)}")
+    return problems
+
+
+def _require_unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{section}: duplicate name {name!r}")
+        seen.add(name)
+
+
+def normalise_notion_id(value: str) -> str:
+    """A Notion ID in canonical dashed form; accepts 32 hex digits with or without dashes."""
+    compact = value.strip().replace("-", "").lower()
+    if not re.fullmatch(r"[0-9a-f]{32}", compact):
+        raise ValueError("not a Notion ID (32 hex digits, with or without dashes)")
+    c = compact
+    return f"{c[:8]}-{c[8:12]}-{c[12:16]}-{c[16:20]}-{c[20:]}"

@@ -1,0 +1,87 @@
+"""What a check may touch: settings, the store, shared clients and the clock.
+
+Checks reach the world only through their `Context`, so tests hand them a sandbox, a local
+server or a frozen clock. Shared clients (`Resources`) live as long as their owner (one CLI
+command, or the daemon) so that the Notion rate limiter and connection pools are shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from opsd.config import Settings
+from opsd.store import Store
+
+if TYPE_CHECKING:
+    import httpx
+
+
+class Resources:
+    """Long-lived clients, created on first use and closed by `aclose()`."""
+
+    def __init__(
+        self, settings: Settings, store: Store, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self._http: httpx.AsyncClient | None = None
+        self._notion: Any = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """A plain HTTP client for endpoints, exporters and heartbeats."""
+        if self._http is None:
+            import httpx
+
+            from opsd import __version__
+
+            self._http = httpx.AsyncClient(
+                timeout=10.0,
+                follow_redirects=False,
+                headers={"User-Agent": f"opsd/{__version__}"},
+            )
+        return self._http
+
+    @property
+    def notion(self) -> Any:
+        """The shared Notion client (rate-limited, instrumented); see `opsd.notion`."""
+        if self._notion is None:
+            from opsd.notion import NotionService
+
+            self._notion = NotionService(self.settings.notion, store=self.store, clock=self.clock)
+        return self._notion
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._notion is not None:
+            await self._notion.aclose()
+            self._notion = None
+
+
+@dataclasses.dataclass
+class Context:
+    """Handed to every check function."""
+
+    settings: Settings
+    store: Store
+    resources: Resources
+    playbook: str = ""
+    clock: Callable[[], float] = time.time
+
+    def now(self) -> float:
+        """Current time, UTC epoch seconds (frozen in tests)."""
+        return self.clock()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.resources.http
+
+    @property
+    def notion(self) -> Any:
+        return self.resources.notion

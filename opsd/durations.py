@@ -1,0 +1,48 @@
+"""Human durations ("90s", "5m", "4h", "7d", "1h30m") as float seconds."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string like `90s`, `5m`, `1h30m`, `7d`; raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("not a duration")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("not a duration")
+    text = value.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    if not text or _PART.sub("", text):
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 4h, 7d)")
+    return float(sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
+
+
+def format_duration(seconds: float) -> str:
+    """Compact form: 45s, 5m, 4h, 2d3h."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return "".join(parts)
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""A pydantic field type: accepts 30, "30s", "5m", "4h", "7d"."""

@@ -1,0 +1,298 @@
+"""Playbooks: TOML files naming a schedule and an ordered list of check entries.
+
+```toml
+name = "daily"
+description = "The morning checklist"
+schedule = "0 7 * * mon-fri"      # cron, day names; or: every = "60s"; or neither: on demand
+
+[[checks]]
+name = "notion.latency"           # unique in the playbook; defaults to the kind
+kind = "notion.latency"
+warn = 0.5                        # thresholds override the kind's defaults
+crit = 2.0
+direction = "above"
+timeout = "30s"
+samples = 5                       # any other key is a parameter of the kind
+```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from opsd.checks import Params, get_kind
+from opsd.config import Settings, format_location, friendly_message
+from opsd.durations import Duration
+from opsd.errors import PlaybookError
+from opsd.thresholds import Thresholds
+
+_ENTRY_KEYS = {
+    "name", "kind", "description", "target", "warn", "crit", "direction", "timeout",
+    "failure_threshold", "success_threshold", "repeat_interval",
+}
+
+
+class CheckSpec(BaseModel):
+    """One entry of a playbook, validated; `params` is the kind's own parameter model."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    name: str = Field(min_length=1)
+    kind: str
+    description: str = ""
+    target: str | None = Field(None, description="Only this target (cache, endpoint, database).")
+    warn: float | None = None
+    crit: float | None = None
+    direction: Literal["above", "below"] | None = None
+    timeout: Duration = Field(30.0, gt=0)
+    failure_threshold: int | None = Field(None, ge=1)
+    success_threshold: int | None = Field(None, ge=1)
+    repeat_interval: Duration | None = None
+    params: Params = Field(default_factory=Params)
+    playbook: str = ""
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The entry's thresholds over the kind's defaults."""
+        kind = get_kind(self.kind)
+        base = kind.thresholds if kind else Thresholds()
+        return Thresholds(
+            warn=self.warn if self.warn is not None else base.warn,
+            crit=self.crit if self.crit is not None else base.crit,
+            direction=self.direction or base.direction,
+        )
+
+
+class Playbook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    schedule: str | None = Field(None, description="Cron expression with day names.")
+    every: Duration | None = Field(None, gt=0, description="Fixed interval instead of cron.")
+    checks: list[CheckSpec] = Field(default_factory=list)
+    path: Path | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_with_day_names(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError("cron needs 5 fields: minute hour day month day-of-week")
+        if re.search(r"\d", fields[4]):
+            raise ValueError(
+                "use day names in day-of-week (mon-fri, sun), not numbers: "
+                "cron and APScheduler number the days differently"
+            )
+        _cron_trigger(value, "UTC")
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Playbook:
+        if self.schedule and self.every:
+            raise ValueError("give either schedule or every, not both")
+        names = [c.name for c in self.checks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate check names: {', '.join(dupes)}")
+        return self
+
+    @property
+    def scheduled(self) -> bool:
+        return bool(self.schedule or self.every)
+
+    def describe_schedule(self) -> str:
+        if self.schedule:
+            return f"cron {self.schedule}"
+        if self.every:
+            from opsd.durations import format_duration
+
+            return f"every {format_duration(self.every)}"
+        return "on demand"
+
+    def trigger(self, timezone: str) -> Any:
+        """The APScheduler trigger for this playbook (None when on demand)."""
+        if self.schedule:
+            return _cron_trigger(self.schedule, timezone)
+        if self.every:
+            from apscheduler.triggers.interval import IntervalTrigger
+
+            return IntervalTrigger(seconds=self.every, timezone=zoneinfo.ZoneInfo(timezone))
+        return None
+
+    def next_run(self, timezone: str, now: dt.datetime | None = None) -> dt.datetime | None:
+        """The next fire time after `now` in `timezone` (None when on demand)."""
+        trigger = self.trigger(timezone)
+        if trigger is None:
+            return None
+        now = now or dt.datetime.now(zoneinfo.ZoneInfo(timezone))
+        return trigger.get_next_fire_time(None, now)
+
+    def previous_run(self, timezone: str, now: dt.datetime) -> dt.datetime | None:
+        """The last fire time at or before `now` (None when on demand or never fired)."""
+        if self.every:
+            return now - dt.timedelta(seconds=self.every)
+        if not self.schedule:
+            return None
+        trigger = _cron_trigger(self.schedule, timezone)
+        # Walk forward from a point far enough back to include at least one fire time.
+        for lookback_days in (2, 9, 40, 400):
+            cursor = now - dt.timedelta(days=lookback_days)
+            previous = None
+            fire = trigger.get_next_fire_time(None, cursor)
+            while fire is not None and fire <= now:
+                previous = fire
+                fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(seconds=1))
+            if previous is not None:
+                return previous
+        return None
+
+
+def _cron_trigger(expression: str, timezone: str) -> Any:
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(expression, timezone=zoneinfo.ZoneInfo(timezone))
+
+
+@dataclass
+class PlaybookSet:
+    """All playbooks of a directory, by name."""
+
+    directory: Path
+    playbooks: dict[str, Playbook] = field(default_factory=dict)
+
+    def get(self, name: str) -> Playbook:
+        try:
+            return self.playbooks[name]
+        except KeyError:
+            known = ", ".join(sorted(self.playbooks)) or "none"
+            raise PlaybookError(f"unknown playbook {name!r} (known: {known})") from None
+
+    def find_check(self, name: str) -> tuple[Playbook, CheckSpec]:
+        """The first entry named `name` (or, failing that, of kind `name`)."""
+        for attribute in ("name", "kind"):
+            for playbook in self.playbooks.values():
+                for spec in playbook.checks:
+                    if getattr(spec, attribute) == name:
+                        return playbook, spec
+        raise PlaybookError(f"unknown check {name!r}: no playbook entry has that name")
+
+    def __iter__(self):
+        return iter(self.playbooks.values())
+
+
+def builtin_playbooks_dir() -> Path:
+    """The playbooks shipped with opsd (`playbooks/` in a checkout, `opsd/_playbooks` installed)."""
+    packaged = Path(str(resources.files("opsd"))) / "_playbooks"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "playbooks"
+
+
+def playbooks_dir(settings: Settings) -> Path:
+    return settings.scheduler.playbooks_dir or builtin_playbooks_dir()
+
+
+def load_playbooks(settings: Settings) -> PlaybookSet:
+    """Load and validate every `*.toml` in the playbooks directory; all problems at once."""
+    directory = playbooks_dir(settings)
+    if not directory.is_dir():
+        raise PlaybookError(f"scheduler.playbooks_dir: {directory}: no such directory")
+    result = PlaybookSet(directory)
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            playbook = load_playbook(path)
+        except PlaybookError as exc:
+            problems.extend(exc.problems)
+            continue
+        if playbook.name in result.playbooks:
+            problems.append(f"{path.name}: name: playbook {playbook.name!r} is defined twice")
+        result.playbooks[playbook.name] = playbook
+    if problems:
+        raise PlaybookError(problems)
+    return result
+
+
+def load_playbook(path: Path) -> Playbook:
+    """Parse one playbook file; raises PlaybookError naming the file and key."""
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlaybookError(f"{path.name}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise PlaybookError(f"{path.name}: cannot read: {exc.strerror}") from None
+    return parse_playbook(raw, path)
+
+
+def parse_playbook(raw: dict[str, Any], path: Path) -> Playbook:
+    raw = dict(raw)
+    raw.setdefault("name", path.stem)
+    entries = raw.pop("checks", [])
+    problems: list[str] = []
+    if not isinstance(entries, list):
+        raise PlaybookError(f"{path.name}: checks: must be an array of tables ([[checks]])")
+    specs = []
+    for index, entry in enumerate(entries):
+        try:
+            specs.append(parse_entry(entry, raw["name"]))
+        except PlaybookError as exc:
+            problems.extend(f"{path.name}: checks[{index}]{p}" for p in exc.problems)
+    try:
+        playbook = Playbook.model_validate({**raw, "path": path})
+    except ValidationError as exc:
+        problems.extend(
+            f"{path.name}: {format_location(tuple(e['loc'])) or 'playbook'}: {friendly_message(e)}"
+            for e in exc.errors()
+        )
+    if problems:
+        raise PlaybookError(problems)
+    playbook.checks = specs
+    # Re-run the model checks that look at entries (duplicate names).
+    Playbook._one_schedule(playbook)
+    return playbook
+
+
+def parse_entry(entry: Any, playbook: str) -> CheckSpec:
+    """Validate one `[[checks]]` table; problems are prefixed `.key: message`."""
+    if not isinstance(entry, dict):
+        raise PlaybookError(": must be a table")
+    kind_name = entry.get("kind")
+    if not isinstance(kind_name, str):
+        raise PlaybookError(".kind: required key is missing")
+    kind = get_kind(kind_name)
+    if kind is None:
+        raise PlaybookError(f".kind: unknown check kind {kind_name!r} (see `opsd kinds`)")
+    base = {k: v for k, v in entry.items() if k in _ENTRY_KEYS}
+    base.setdefault("name", kind_name)
+    params_raw = {k: v for k, v in entry.items() if k not in _ENTRY_KEYS}
+    problems = []
+    try:
+        params = kind.params.model_validate(params_raw)
+    except ValidationError as exc:
+        params = None
+        problems += [
+            f".{format_location(tuple(e['loc']))}: {friendly_message(e)}" for e in exc.errors()
+        ]
+    try:
+        spec = CheckSpec.model_validate({**base, "playbook": playbook})
+    except ValidationError as exc:
+        problems += [
+            f".{format_location(tuple(e['loc']))}: {friendly_message(e)}" for e in exc.errors()
+        ]
+    if problems:
+        raise PlaybookError(problems)
+    spec.params = params  # type: ignore[assignment]
+    return spec
