@@ -70,6 +70,11 @@ MIGRATIONS: dict[str, list[Migration]] = {
 }
 
 
+# A single `opsd check` records a run too, but it is not a run of the whole playbook: it
+# must not make the scheduler skip a catch-up nor count as the playbook's last run.
+_PLAYBOOK_RUN = "trigger != 'check'"
+
+
 class Store:
     """A connection to the history database. Open with `Store.open(path)`."""
 
@@ -198,24 +203,26 @@ class Store:
         """The latest run of each playbook, and its latest OK-or-better run time."""
         rows = self.db.query(
             "SELECT playbook, MAX(started_at) AS started_at, MAX(finished_at) AS finished_at"
-            " FROM runs GROUP BY playbook"
+            f" FROM runs WHERE {_PLAYBOOK_RUN} GROUP BY playbook"
         )
         runs = {row["playbook"]: dict(row) for row in rows}
         for row in self.db.query(
             "SELECT playbook, MAX(finished_at) AS last_success FROM runs"
-            " WHERE status = 'OK' GROUP BY playbook"
+            f" WHERE status = 'OK' AND {_PLAYBOOK_RUN} GROUP BY playbook"
         ):
             runs[row["playbook"]]["last_success"] = row["last_success"]
         for row in self.db.query(
             "SELECT r.playbook, r.status, r.finished_at - r.started_at AS duration FROM runs r"
-            " JOIN (SELECT playbook, MAX(id) AS id FROM runs GROUP BY playbook) l ON r.id = l.id"
+            f" JOIN (SELECT playbook, MAX(id) AS id FROM runs WHERE {_PLAYBOOK_RUN}"
+            " GROUP BY playbook) l ON r.id = l.id"
         ):
             runs[row["playbook"]].update(status=row["status"], duration=row["duration"])
         return runs
 
     def last_run_started(self, playbook: str) -> float | None:
         row = self.conn.execute(
-            "SELECT MAX(started_at) FROM runs WHERE playbook = ?", (playbook,)
+            f"SELECT MAX(started_at) FROM runs WHERE playbook = ? AND {_PLAYBOOK_RUN}",
+            (playbook,),
         ).fetchone()
         return row[0]
 
