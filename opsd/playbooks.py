@@ -102,10 +102,6 @@ class Playbook(BaseModel):
     def _one_schedule(self) -> Playbook:
         if self.schedule and self.every:
             raise ValueError("give either schedule or every, not both")
-        names = [c.name for c in self.checks]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"duplicate check names: {', '.join(dupes)}")
         return self
 
     @property
@@ -257,11 +253,13 @@ def parse_playbook(raw: dict[str, Any], path: Path) -> Playbook:
             f"{path.name}: {format_location(tuple(e['loc'])) or 'playbook'}: {friendly_message(e)}"
             for e in exc.errors()
         )
+    names = [spec.name for spec in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"{path.name}: playbook: duplicate check names: {', '.join(dupes)}")
     if problems:
         raise PlaybookError(problems)
     playbook.checks = specs
-    # Re-run the model checks that look at entries (duplicate names).
-    Playbook._one_schedule(playbook)
     return playbook
 
 

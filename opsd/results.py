@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """A check's verdict. SKIPPED means the check had nothing to look at."""
 
     OK = "OK"
@@ -31,9 +31,6 @@ class Status(str, enum.Enum):
     def gauge(self) -> int:
         """Numeric value for Prometheus (0..3; SKIPPED is -1)."""
         return -1 if self is Status.SKIPPED else self.exit_code
-
-    def __str__(self) -> str:
-        return self.value
 
 
 _EXIT_CODES = {

@@ -32,12 +32,14 @@ class Thresholds:
         return value >= limit if self.direction == "above" else value <= limit
 
     def describe(self, status: Status, unit: str = "") -> str:
-        """Which limit `status` crossed, e.g. `>= 2 s` (empty for OK)."""
+        """Which limit `status` crossed, e.g. `>= 2.00 s` (empty for OK)."""
         limit = {Status.CRITICAL: self.crit, Status.WARNING: self.warn}.get(status)
         if limit is None:
             return ""
+        from opsd.output import format_value
+
         sign = ">=" if self.direction == "above" else "<="
-        return f"{sign} {limit:g}{' ' + unit if unit else ''}"
+        return f"{sign} {format_value(limit, unit)}"
 
     @property
     def defined(self) -> bool:

@@ -1,4 +1,4 @@
-"""Handlers of the everyday verbs: run-playbook, check, status, history, playbooks, kinds, config."""
+"""Handlers of the everyday verbs: run-playbook, check, status, history, playbooks, config."""
 
 from __future__ import annotations
 
@@ -105,7 +105,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         try:
             app.playbooks.find_check(args.check)
         except OpsdError:
-            raise UsageError(f"unknown check {args.check!r}: no results and no playbook entry") from None
+            raise UsageError(
+                f"unknown check {args.check!r}: no results and no playbook entry"
+            ) from None
     tz = zoneinfo.ZoneInfo(app.settings.scheduler.timezone)
     if args.json:
         output.print_json({"check": args.check, "since": since,
