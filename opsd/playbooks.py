@@ -149,7 +149,9 @@ class Playbook(BaseModel):
             fire = trigger.get_next_fire_time(None, cursor)
             while fire is not None and fire <= now:
                 previous = fire
-                fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(seconds=1))
+                # `now`, not `fire + 1s`: wall-clock arithmetic drops the DST fold, so after
+                # the repeated hour the trigger would return the same fire time forever.
+                fire = trigger.get_next_fire_time(fire, now)
             if previous is not None:
                 return previous
         return None
