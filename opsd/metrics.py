@@ -6,22 +6,27 @@ on /metrics. Names follow Prometheus conventions: `opsd_` prefix, base units, bo
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 
 from opsd import __version__
 
 if TYPE_CHECKING:
+    from opsd.playbooks import Playbook
     from opsd.runner import RunReport
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 BUILD_INFO = Info("opsd_build", "opsd version", registry=REGISTRY)
 BUILD_INFO.info({"version": __version__})
+# process_resident_memory_bytes, process_start_time_seconds, ... (Linux /proc).
+ProcessCollector(registry=REGISTRY)
 
 CHECK_STATUS = Gauge(
-    "opsd_check_status", "Latest status of a check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, -1 SKIPPED",
+    "opsd_check_status",
+    "Latest status of a check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, -1 SKIPPED",
     ["check", "kind", "target", "playbook"], registry=REGISTRY,
 )
 CHECK_VALUE = Gauge(
@@ -84,9 +89,22 @@ OUTBOX_DEPTH = Gauge(
     "opsd_outbox_depth", "Notifications waiting in the outbox for delivery", registry=REGISTRY,
 )
 
+SCHEDULER_NEXT_RUN = Gauge(
+    "opsd_playbook_next_run_timestamp_seconds", "When the scheduler will next run the playbook",
+    ["playbook"], registry=REGISTRY,
+)
+CONFIG_RELOADS = Counter(
+    "opsd_config_reloads", "Configuration reloads (SIGHUP) by outcome (success, failure)",
+    ["outcome"], registry=REGISTRY,
+)
+HEARTBEATS = Counter(
+    "opsd_heartbeats", "Heartbeat pings after a successful run, by outcome (sent, failed)",
+    ["outcome"], registry=REGISTRY,
+)
 
-def observe_run(report: RunReport) -> None:
-    """Update check and playbook gauges from a finished run."""
+
+def observe_run(report: RunReport, playbook: Playbook | None = None) -> None:
+    """Update check and playbook gauges from a finished run (usable as a runner observer)."""
     for r in report.results:
         labels = (r.check, r.kind, r.target, report.playbook)
         CHECK_STATUS.labels(*labels).set(r.status.gauge)
@@ -126,3 +144,18 @@ def set_outbox_depth(depth: int) -> None:
 def set_alerts_firing(by_severity: dict[str, int]) -> None:
     for severity in ("WARNING", "CRITICAL"):
         ALERTS_FIRING.labels(severity).set(by_severity.get(severity, 0))
+
+
+def set_next_runs(next_runs: dict[str, dt.datetime]) -> None:
+    """The scheduler's next fire time of each playbook; playbooks no longer scheduled vanish."""
+    SCHEDULER_NEXT_RUN.clear()
+    for playbook, when in next_runs.items():
+        SCHEDULER_NEXT_RUN.labels(playbook).set(when.timestamp())
+
+
+def observe_reload(succeeded: bool) -> None:
+    CONFIG_RELOADS.labels("success" if succeeded else "failure").inc()
+
+
+def observe_heartbeat(delivered: bool) -> None:
+    HEARTBEATS.labels("sent" if delivered else "failed").inc()

@@ -1,0 +1,135 @@
+"""When playbooks run: APScheduler jobs in the configured time zone, and catch-up at start.
+
+Catch-up is computed from the run records in SQLite, not from a persistent job store: a
+playbook that never ran, or whose last run is older than its previous scheduled fire time,
+runs once right after start. Each scheduled playbook is one job (`max_instances=1`,
+`coalesce=True`), and a catch-up is that same job fired early, so a catch-up and a regular
+fire can never overlap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from opsd.logs import event
+from opsd.playbooks import Playbook
+
+log = logging.getLogger(__name__)
+
+RunPlaybook = Callable[[Playbook, str], Awaitable[Any]]
+"""Runs one playbook with a trigger label ("schedule" or "catch-up")."""
+
+_JOB_PREFIX = "playbook:"
+
+
+def catch_up_due(
+    playbook: Playbook, last_started: float | None, timezone: str, now: dt.datetime
+) -> bool:
+    """True if a scheduled playbook missed its previous fire time (or has never run)."""
+    if not playbook.scheduled:
+        return False
+    if last_started is None:
+        return True
+    previous = playbook.previous_run(timezone, now)
+    return previous is not None and last_started < previous.timestamp()
+
+
+def first_fire_time(
+    playbook: Playbook, last_started: float | None, timezone: str, now: dt.datetime
+) -> dt.datetime | None:
+    """When the playbook's job first fires: now for a catch-up; for an interval playbook,
+    one interval after its last run (keeping its cadence across restarts); else None, which
+    leaves it to the trigger."""
+    if catch_up_due(playbook, last_started, timezone, now):
+        return now
+    if playbook.every and last_started is not None:
+        return dt.datetime.fromtimestamp(last_started + playbook.every, now.tzinfo)
+    return None
+
+
+class PlaybookScheduler:
+    """One APScheduler job per scheduled playbook, plus plain timers (outbox retries)."""
+
+    def __init__(self, timezone: str, run: RunPlaybook) -> None:
+        self.timezone = timezone
+        self._run = run
+        self._playbooks: dict[str, Playbook] = {}
+        self._catch_up: set[str] = set()
+        self._scheduler = AsyncIOScheduler(
+            timezone=zoneinfo.ZoneInfo(timezone),
+            # A late fire still runs (once, coalesced) instead of being dropped as misfired.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def pause(self) -> None:
+        """Stop firing jobs; running ones continue."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def schedule(
+        self,
+        playbooks: Iterable[Playbook],
+        last_started: Callable[[str], float | None],
+        now: dt.datetime,
+        timezone: str | None = None,
+    ) -> list[str]:
+        """Replace the playbook jobs with `playbooks`; returns the names due for catch-up."""
+        if timezone and timezone != self.timezone:
+            self.timezone = timezone
+            self._scheduler.configure(timezone=zoneinfo.ZoneInfo(timezone))
+        now = now.astimezone(zoneinfo.ZoneInfo(self.timezone))
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(_JOB_PREFIX):
+                job.remove()
+        self._playbooks = {p.name: p for p in playbooks if p.scheduled}
+        self._catch_up = set()
+        for playbook in self._playbooks.values():
+            last = last_started(playbook.name)
+            first = first_fire_time(playbook, last, self.timezone, now)
+            if first == now:
+                self._catch_up.add(playbook.name)
+            options = {"next_run_time": first} if first is not None else {}
+            self._scheduler.add_job(
+                self._fire, playbook.trigger(self.timezone), args=[playbook.name],
+                id=_JOB_PREFIX + playbook.name, name=playbook.name, **options,
+            )
+        return sorted(self._catch_up)
+
+    def add_timer(self, name: str, seconds: float, func: Callable[[], Awaitable[Any]]) -> None:
+        """Run `func` every `seconds` (one instance at a time)."""
+        self._scheduler.add_job(func, "interval", seconds=seconds, id=name, name=name,
+                                replace_existing=True)
+
+    def next_runs(self) -> dict[str, dt.datetime]:
+        """The next fire time of every playbook job."""
+        return {
+            job.name: job.next_run_time
+            for job in self._scheduler.get_jobs()
+            if job.id.startswith(_JOB_PREFIX) and job.next_run_time is not None
+        }
+
+    async def _fire(self, name: str) -> None:
+        playbook = self._playbooks.get(name)
+        if playbook is None:
+            return
+        trigger = "catch-up" if name in self._catch_up else "schedule"
+        self._catch_up.discard(name)
+        try:
+            await self._run(playbook, trigger)
+        except Exception:
+            # APScheduler would log this as a multi-line traceback; keep it to one event.
+            event(log, "playbook run failed", level=logging.ERROR, playbook=name,
+                  trigger=trigger, exc_info=True)
