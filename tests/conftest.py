@@ -108,3 +108,12 @@ def opsd_cli(tmp_path: Path) -> Callable[..., Completed]:
         return Completed(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture
+def sandbox():
+    """A started local Notion API (opsd.sandbox), unthrottled; stopped after the test."""
+    from opsd.sandbox import Sandbox
+
+    with Sandbox(port=0, rate=1000, burst=1000).start() as sb:
+        yield sb

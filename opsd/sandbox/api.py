@@ -1,0 +1,409 @@
+"""The Notion API itself: routing, auth, Notion-Version, rate limit, faults, stats.
+
+`NotionApi.handle(request)` turns one request into one `Response` without touching a socket;
+the HTTP server (`server.py`) adds the waiting (latency, hangs) around it. All state sits
+behind one lock, so the admin API can change it while requests are in flight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opsd.sandbox import render
+from opsd.sandbox.faults import ErrorMode, Faults
+from opsd.sandbox.limiter import TokenBuckets, retry_after_seconds
+from opsd.sandbox.query import QueryError, paginate, parse_pagination, run_query
+from opsd.sandbox.responses import (
+    ERROR_CODES,
+    Response,
+    injected_error,
+    json_response,
+    notion_error,
+    retry_after_value,
+)
+from opsd.sandbox.workspace import (
+    DATABASES,
+    EMPTY_VALUES,
+    Database,
+    DataSource,
+    build_workspace,
+    normalize_id,
+)
+
+SANDBOX_TOKEN = "ntn_" + "sandbox0FAKE0token0for0local0tests0only0000000"
+"""The token the sandbox accepts out of the box: shaped like a real one, obviously not real."""
+
+_INVALID_URL = ("invalid_request_url", "Invalid request URL.")
+_MULTI_SOURCE_MESSAGE = (
+    "Databases with multiple data sources are not supported in this API version. "
+    "Use Notion-Version 2025-09-03 and the data source endpoints."
+)
+
+
+class SandboxError(ValueError):
+    """A fault or admin request the sandbox cannot apply (unknown database, bad status...)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API request: method, path (no query string), lower-cased headers, raw body."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    template: str
+    handler: str
+
+
+def _route(method: str, template: str, handler: str) -> _Route:
+    pattern = re.compile("^" + template.replace("{id}", "(?P<id>[^/]+)") + "/?$")
+    return _Route(method, pattern, f"{method} {template}", handler)
+
+
+ROUTES = (
+    _route("GET", "/v1/users/me", "users_me"),
+    _route("GET", "/v1/databases/{id}", "get_database"),
+    _route("POST", "/v1/databases/{id}/query", "query_database"),
+    _route("GET", "/v1/data_sources/{id}", "get_data_source"),
+    _route("POST", "/v1/data_sources/{id}/query", "query_data_source"),
+    _route("POST", "/v1/search", "search"),
+)
+
+
+def match_route(method: str, path: str) -> tuple[_Route | None, str | None]:
+    """The route for this request and its `{id}`, or (None, None)."""
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found and route.method == method:
+            return route, found.groupdict().get("id")
+    return None, None
+
+
+def template_of(method: str, path: str) -> str:
+    """The stats key for a request: `GET /v1/databases/{id}`, never a raw id."""
+    route, _ = match_route(method, path)
+    return route.template if route else f"{method} (unknown path)"
+
+
+class NotionApi:
+    """The sandbox's state and request handling, independent of HTTP plumbing."""
+
+    def __init__(self, rate: float = 3.0, burst: int = 10, extra_databases: int = 0,
+                 today: dt.date | None = None, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.today = today or dt.datetime.now(dt.UTC).date()
+        self.extra_databases = extra_databases
+        self._initial_rate = (rate, burst)
+        self.reset()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the start: full workspace, only SANDBOX_TOKEN, no faults, zeroed stats."""
+        with self._lock:
+            self.databases: dict[str, Database] = build_workspace(self.today, self.extra_databases)
+            self.tokens: set[str] = {SANDBOX_TOKEN}
+            self.faults = Faults()
+            self.limiter = TokenBuckets(*self._initial_rate, clock=self._clock)
+            self.retry_after_http_date = False
+            self.requests: Counter[tuple[str, int]] = Counter()
+            self.rate_limited = 0
+
+    def set_rate(self, rate: float, burst: int, http_date: bool = False) -> None:
+        """New limiter settings (buckets start full); `http_date` picks Retry-After's form."""
+        with self._lock:
+            try:
+                self.limiter = TokenBuckets(rate, burst, clock=self._clock)
+            except ValueError as exc:
+                raise SandboxError(str(exc)) from None
+            self.retry_after_http_date = http_date
+
+    def add_token(self, token: str) -> None:
+        with self._lock:
+            self.tokens.add(token)
+
+    def revoke_token(self, token: str) -> None:
+        with self._lock:
+            self.tokens.discard(token)
+
+    def add_error(self, mode: ErrorMode) -> None:
+        with self._lock:
+            try:
+                self.faults.add_error(mode)
+            except ValueError as exc:
+                raise SandboxError(str(exc)) from None
+
+    def set_latency(self, seconds: float, path: str | None = None) -> None:
+        if seconds < 0:
+            raise SandboxError("latency must not be negative")
+        with self._lock:
+            if path is None:
+                self.faults.latency = seconds
+            else:
+                self.faults.path_latency[path] = seconds
+
+    def find_database(self, name_or_id: str) -> Database:
+        """A database by name or id (with or without dashes); SandboxError if unknown."""
+        with self._lock:
+            wanted = normalize_id(name_or_id) or DATABASES.get(name_or_id)
+            for db in self.databases.values():
+                if db.id == wanted or db.name == name_or_id:
+                    return db
+        raise SandboxError(f"no database {name_or_id!r} in the sandbox "
+                           f"(known: {', '.join(DATABASES)})")
+
+    def data_sources_of(self, name_or_id: str) -> list[DataSource]:
+        """Data sources named by a database or data source (name or id)."""
+        with self._lock:
+            wanted = normalize_id(name_or_id)
+            for db in self.databases.values():
+                for ds in db.data_sources:
+                    if ds.id == wanted or (ds.name == name_or_id and db.name != name_or_id):
+                        return [ds]
+            return list(self.find_database(name_or_id).data_sources)
+
+    def set_shared(self, name_or_id: str, shared: bool) -> None:
+        with self._lock:
+            self.find_database(name_or_id).shared = shared
+
+    def drop_property(self, name_or_id: str, prop: str) -> None:
+        """Remove a column from the schema and from every page (schema drift)."""
+        with self._lock:
+            for ds in self._sources_with(name_or_id, prop):
+                del ds.properties[prop]
+                for page in ds.pages:
+                    page.values.pop(prop, None)
+
+    def retype_property(self, name_or_id: str, prop: str, new_type: str) -> None:
+        """Change a column's type; pages keep an empty value of the new type."""
+        if new_type not in render.SUPPORTED_TYPES or new_type == "title":
+            allowed = ", ".join(sorted(render.SUPPORTED_TYPES - {"title"}))
+            raise SandboxError(f"cannot retype to {new_type!r} (use one of {allowed})")
+        with self._lock:
+            for ds in self._sources_with(name_or_id, prop):
+                old = ds.properties[prop]
+                config: dict[str, Any] = {"options": []} if new_type in (
+                    "select", "multi_select", "status") else {}
+                ds.properties[prop] = {"id": old["id"], "name": prop, "type": new_type,
+                                       "description": None, new_type: config}
+                for page in ds.pages:
+                    page.values[prop] = EMPTY_VALUES.get(new_type)
+
+    def _sources_with(self, name_or_id: str, prop: str) -> list[DataSource]:
+        sources = [ds for ds in self.data_sources_of(name_or_id) if prop in ds.properties]
+        if not sources:
+            raise SandboxError(f"{name_or_id!r} has no property {prop!r}")
+        return sources
+
+    def stats(self) -> dict[str, Any]:
+        """Requests by template and status, 429s sent, rate settings, active faults."""
+        with self._lock:
+            by_template: dict[str, dict[str, int]] = {}
+            for (template, status), count in sorted(self.requests.items()):
+                by_template.setdefault(template, {})[str(status)] = count
+            return {
+                "requests": by_template,
+                "requests_total": sum(self.requests.values()),
+                "rate_limited_total": self.rate_limited,
+                "rate": {"rate": self.limiter.rate, "burst": self.limiter.burst,
+                         "retry_after": "http-date" if self.retry_after_http_date else "seconds"},
+                "faults": self.faults.describe(),
+                "tokens_accepted": len(self.tokens),
+                "databases": {db.name: {"id": db.id, "shared": db.shared}
+                              for db in self.databases.values()},
+            }
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def delay_for(self, path: str) -> float:
+        with self._lock:
+            return self.faults.delay_for(path)
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request as api.notion.com would, and count it."""
+        with self._lock:
+            response = self._answer(request)
+            self.requests[(template_of(request.method, request.path), response.status)] += 1
+            if response.status == 429:
+                self.rate_limited += 1
+            return response
+
+    def _answer(self, request: Request) -> Response:
+        mode = self.faults.error_for(request.path)
+        if mode is not None:
+            return injected_error(mode.status, mode.retry_after, mode.http_date,
+                                  self._wall_clock())
+        token = _bearer(request.headers.get("authorization", ""))
+        if token not in self.tokens:
+            return notion_error(401, *ERROR_CODES[401])
+        version = request.headers.get("notion-version")
+        if version is None:
+            return notion_error(400, "missing_version",
+                                "Notion-Version header failed validation: Notion-Version header "
+                                "should be defined, instead was `undefined`.")
+        if version not in render.VERSIONS:
+            return notion_error(400, "validation_error",
+                                "Notion-Version header failed validation: Notion-Version header "
+                                f"should be one of {', '.join(render.VERSIONS)}, "
+                                f"instead was `{version}`.")
+        wait = self.limiter.take(token)
+        if wait > 0:
+            seconds = retry_after_seconds(wait)
+            header = retry_after_value(seconds, self.retry_after_http_date, self._wall_clock())
+            return notion_error(429, *ERROR_CODES[429], headers={"Retry-After": header})
+        route, object_id = match_route(request.method, request.path)
+        if route is None:
+            return notion_error(400, *_INVALID_URL)
+        try:
+            body = _json_body(request)
+            return getattr(self, "_" + route.handler)(version, object_id, body)
+        except QueryError as exc:
+            return notion_error(400, "validation_error", str(exc))
+        except _ApiError as exc:
+            return exc.response
+
+    def _users_me(self, version: str, _id: None, _body: dict) -> Response:
+        return json_response(render.bot_user())
+
+    def _get_database(self, version: str, raw_id: str, _body: dict) -> Response:
+        db = self._database(raw_id, version)
+        return json_response(render.database_object(db, version))
+
+    def _query_database(self, version: str, raw_id: str, body: dict) -> Response:
+        if version == render.DATA_SOURCES_VERSION:
+            raise _ApiError(notion_error(400, *_INVALID_URL))
+        db = self._database(raw_id, version)
+        return self._query(db.data_sources[0], body, version)
+
+    def _get_data_source(self, version: str, raw_id: str, _body: dict) -> Response:
+        ds, db = self._data_source(raw_id, version)
+        return json_response(render.data_source_object(ds, db))
+
+    def _query_data_source(self, version: str, raw_id: str, body: dict) -> Response:
+        ds, _ = self._data_source(raw_id, version)
+        return self._query(ds, body, version)
+
+    def _search(self, version: str, _id: None, body: dict) -> Response:
+        objects = self._searchable(version, body)
+        text = body.get("query", "")
+        if not isinstance(text, str):
+            raise QueryError("body failed validation: body.query should be a string.")
+        found = [obj for obj in objects if text.lower() in _title_of(obj).lower()]
+        descending = (body.get("sort") or {}).get("direction", "descending") == "descending"
+        found.sort(key=lambda obj: obj["last_edited_time"], reverse=descending)
+        window, cursor = paginate(found, parse_pagination(body), key=lambda obj: obj["id"])
+        return json_response(render.list_object(window, cursor, version))
+
+    def _searchable(self, version: str, body: dict) -> list[dict[str, Any]]:
+        container = "data_source" if version == render.DATA_SOURCES_VERSION else "database"
+        wanted = (body.get("filter") or {}).get("value")
+        if wanted not in (None, "page", container):
+            raise QueryError(f"body failed validation: body.filter.value should be `page` or "
+                             f"`{container}`, instead was `{wanted}`.")
+        objects: list[dict[str, Any]] = []
+        for db in self.databases.values():
+            if not db.shared:
+                continue
+            if wanted in (None, container):
+                objects += self._containers(db, version)
+            if wanted in (None, "page"):
+                objects += [render.page_object(page, ds, version)
+                            for ds in db.data_sources for page in ds.pages]
+        return objects
+
+    def _containers(self, db: Database, version: str) -> list[dict[str, Any]]:
+        if version == render.DATA_SOURCES_VERSION:
+            return [render.data_source_object(ds, db) for ds in db.data_sources]
+        # An old-version client cannot see a database holding several data sources.
+        return [render.database_object(db, version)] if len(db.data_sources) == 1 else []
+
+    def _query(self, ds: DataSource, body: dict, version: str) -> Response:
+        pagination = parse_pagination(body)
+        pages, cursor = paginate(run_query(ds, body), pagination, key=lambda page: page.id)
+        results = [render.page_object(page, ds, version) for page in pages]
+        return json_response(render.list_object(results, cursor, version))
+
+    def _database(self, raw_id: str, version: str) -> Database:
+        db_id = _valid_id(raw_id, "database_id")
+        db = self.databases.get(db_id)
+        if db is None or not db.shared:
+            raise _ApiError(_not_found("database", db_id))
+        if version == render.LEGACY_VERSION and len(db.data_sources) > 1:
+            raise _ApiError(notion_error(400, "validation_error", _MULTI_SOURCE_MESSAGE))
+        return db
+
+    def _data_source(self, raw_id: str, version: str) -> tuple[DataSource, Database]:
+        if version == render.LEGACY_VERSION:
+            raise _ApiError(notion_error(400, *_INVALID_URL))
+        ds_id = _valid_id(raw_id, "data_source_id")
+        for db in self.databases.values():
+            for ds in db.data_sources:
+                if ds.id == ds_id and db.shared:
+                    return ds, db
+        raise _ApiError(_not_found("data source", ds_id))
+
+
+class _ApiError(Exception):
+    """Ends a request early with a ready-made error response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    if request.method != "POST" or not request.body.strip():
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise _ApiError(notion_error(400, "invalid_json", "Error parsing JSON body.")) from None
+    if not isinstance(body, dict):
+        raise QueryError("body failed validation: body should be an object.")
+    return body
+
+
+def _valid_id(raw_id: str, field: str) -> str:
+    object_id = normalize_id(raw_id)
+    if object_id is None:
+        raise _ApiError(notion_error(
+            400, "validation_error",
+            f"path failed validation: path.{field} should be a valid uuid, instead was "
+            f"`\"{raw_id}\"`."))
+    return object_id
+
+
+def _not_found(kind: str, object_id: str) -> Response:
+    return notion_error(404, "object_not_found",
+                        f"Could not find {kind} with ID: {object_id}. Make sure the relevant "
+                        "pages and databases are shared with your integration.")
+
+
+def _title_of(obj: dict[str, Any]) -> str:
+    if obj["object"] != "page":
+        return "".join(part["plain_text"] for part in obj["title"])
+    title = next(v for v in obj["properties"].values() if v["type"] == "title")
+    return "".join(part["plain_text"] for part in title["title"])

@@ -1,0 +1,289 @@
+"""The sandbox's HTTP side: a stdlib ThreadingHTTPServer in a background thread, the admin
+API under `/__sandbox/`, and `Sandbox`, the Python handle tests and the CLI use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opsd.sandbox.api import NotionApi, Request, SandboxError
+from opsd.sandbox.faults import ErrorMode
+from opsd.sandbox.responses import Response
+
+ADMIN_PREFIX = "/__sandbox/"
+_MAX_BODY = 1 << 20
+
+
+class Sandbox:
+    """A local Notion API on `host:port` (port 0 picks a free one); start() runs it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, rate: float = 3.0,
+                 burst: int = 10, extra_databases: int = 0, today: dt.date | None = None):
+        self.host = host
+        self.port = port
+        self.api = NotionApi(rate=rate, burst=burst, extra_databases=extra_databases,
+                             today=today)
+        self._release = threading.Condition()
+        self._hanging = False
+        self._hung_requests = 0
+        self._stopping = False
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Listen and serve in a background thread; returns self."""
+        self._stopping = False
+        self._server = _Server((self.host, self.port), _Handler, self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name=f"opsd-sandbox-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: hung requests are dropped unanswered, open connections closed."""
+        if self._server is None:
+            return
+        with self._release:
+            self._stopping = True
+            self._release.notify_all()
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. `http://127.0.0.1:8765` (what `notion.base_url` takes)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # -- faults and state (the same operations as the admin API) -------------------------------
+
+    def set_latency(self, seconds: float, path: str | None = None) -> None:
+        """Add `seconds` before every answer (or only for paths starting with `path`)."""
+        self.api.set_latency(seconds, path)
+
+    def fail(self, status: int = 503, count: int | None = None, path: str | None = None,
+             fraction: float | None = None) -> None:
+        """Answer `status` to the next `count` requests (None: all, until reset).
+
+        `path` limits it to paths starting with that prefix; `fraction` fails only that share
+        of matching requests (deterministically). 502 answers HTML, as a gateway does.
+        """
+        self.api.add_error(ErrorMode(status, count, fraction, path))
+
+    def rate_limit_burst(self, count: int = 3, retry_after: int = 1,
+                         http_date: bool = False) -> None:
+        """The next `count` requests get 429 with `Retry-After` (seconds or an HTTP-date)."""
+        self.api.add_error(ErrorMode(429, count, retry_after=retry_after, http_date=http_date))
+
+    def set_rate(self, rate: float = 3.0, burst: int = 10, http_date: bool = False) -> None:
+        """Token bucket per token: `rate` requests/s, `burst` at once; then 429."""
+        self.api.set_rate(rate, burst, http_date)
+
+    def hang(self, on: bool = True) -> None:
+        """While on, requests are accepted and not answered (until hang(False)/reset/stop)."""
+        with self._release:
+            self._hanging = on
+            self._release.notify_all()
+
+    def revoke_token(self, token: str) -> None:
+        """From now on `token` gets 401 unauthorized."""
+        self.api.revoke_token(token)
+
+    def add_token(self, token: str) -> None:
+        """Accept `token` as a valid integration token."""
+        self.api.add_token(token)
+
+    def unshare(self, database: str) -> None:
+        """The integration loses access: the database and its data sources answer 404."""
+        self.api.set_shared(database, False)
+
+    def share(self, database: str) -> None:
+        """Undo `unshare`."""
+        self.api.set_shared(database, True)
+
+    def drop_property(self, database: str, prop: str) -> None:
+        """Delete a property from a database's data source(s) (by name or id)."""
+        self.api.drop_property(database, prop)
+
+    def retype_property(self, database: str, prop: str, new_type: str) -> None:
+        """Change a property's type, e.g. Severity from select to rich_text."""
+        self.api.retype_property(database, prop, new_type)
+
+    def reset(self) -> None:
+        """Everything back to the start: workspace, tokens, rate, faults, stats; hangs end."""
+        self.hang(False)
+        self.api.reset()
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by endpoint template and status, 429s sent, rate settings, active faults."""
+        stats = self.api.stats()
+        with self._release:
+            stats["faults"]["hanging"] = self._hanging
+            stats["hung_requests"] = self._hung_requests
+        return stats
+
+    # -- used by the request handler ------------------------------------------------------------
+
+    def wait_while_hanging(self) -> bool:
+        """Block while hang is on; False if the sandbox stops meanwhile (drop the request)."""
+        with self._release:
+            self._hung_requests += 1
+            try:
+                self._release.wait_for(lambda: not self._hanging or self._stopping)
+            finally:
+                self._hung_requests -= 1
+            return not self._stopping
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait `seconds` of injected latency; False if the sandbox stops meanwhile."""
+        with self._release:
+            self._release.wait_for(lambda: self._stopping, timeout=seconds)
+            return not self._stopping
+
+    def admin(self, method: str, action: str, body: dict[str, Any]) -> tuple[int, dict]:
+        """Run one admin action (`POST /__sandbox/<action>` with JSON arguments)."""
+        if method == "GET" and action == "stats":
+            return 200, self.stats()
+        operation = _ADMIN_ACTIONS.get(action)
+        if method != "POST" or operation is None:
+            return 404, {"error": f"unknown admin action {method} {ADMIN_PREFIX}{action}",
+                         "actions": ["GET stats", *(f"POST {a}" for a in _ADMIN_ACTIONS)]}
+        try:
+            operation(self, **body)
+        except TypeError as exc:
+            return 400, {"error": f"bad arguments for {action}: {exc}"}
+        except SandboxError as exc:
+            return 400, {"error": str(exc)}
+        return 200, {"ok": True, "stats": self.stats()}
+
+
+_ADMIN_ACTIONS = {
+    "latency": Sandbox.set_latency,
+    "fail": Sandbox.fail,
+    "rate_limit_burst": Sandbox.rate_limit_burst,
+    "rate": Sandbox.set_rate,
+    "hang": Sandbox.hang,
+    "revoke_token": Sandbox.revoke_token,
+    "add_token": Sandbox.add_token,
+    "unshare": Sandbox.unshare,
+    "share": Sandbox.share,
+    "drop_property": Sandbox.drop_property,
+    "retype_property": Sandbox.retype_property,
+    "reset": Sandbox.reset,
+}
+"""Admin action name -> the Sandbox method it calls with the JSON body as keyword arguments."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, sandbox: Sandbox) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            (self._connections.add if open_ else self._connections.discard)(connection)
+
+    def close_connections(self) -> None:
+        """Close kept-alive connections, so a stopped sandbox answers nothing at all."""
+        with self._connections_lock:
+            for connection in self._connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    continue  # already closed by the client
+            self._connections.clear()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients pool connections to Notion
+    server_version = "opsd-sandbox"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the stats endpoint is the record (and headers could carry tokens)."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        path = self.path.split("?", 1)[0]
+        body = self._read_body()
+        if path.startswith(ADMIN_PREFIX):
+            self._serve_admin(path[len(ADMIN_PREFIX):], body)
+            return
+        if not sandbox.wait_while_hanging() or not sandbox.sleep(sandbox.api.delay_for(path)):
+            self.close_connection = True
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self._send(sandbox.api.handle(Request(self.command, path, headers, body)))
+
+    def _serve_admin(self, action: str, raw: bytes) -> None:
+        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            self._send_json(403, {"error": "the admin API answers loopback clients only"})
+            return
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._send_json(400, {"error": "body must be a JSON object"})
+            return
+        self._send_json(*self.server.sandbox.admin(self.command, action.strip("/"), body))
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(min(length, _MAX_BODY)) if length > 0 else b""
+
+    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+        self._send(Response(status, json.dumps(payload).encode(),
+                            {"Content-Type": "application/json"}))
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
