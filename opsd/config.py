@@ -82,6 +82,11 @@ class NotionConfig(Section):
     rate_limit: float = Field(2.5, gt=0, description="Client-side budget, requests/second.")
     burst: int = Field(3, ge=1, description="Client-side burst size (token bucket).")
     max_retries: int = Field(3, ge=0, description="Retries of a failed request within a check.")
+    request_log_retention: Duration = Field(
+        35 * 86400.0, gt=0,
+        description="How long the per-request log (notion_requests) is kept; the monthly "
+        "rate-limit and error-rate review reads 30 days of it.",
+    )
     databases: list[DatabaseConfig] = Field(default_factory=list)
 
     @field_validator("base_url")

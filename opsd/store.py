@@ -64,7 +64,27 @@ MIGRATIONS: dict[str, list[Migration]] = {
     ],
     # Tables of the Notion client (request log), the alert engine, the secret scanner:
     # each component appends its own migrations to its own list.
-    "notion": [],
+    "notion": [
+        # One row per HTTP request to Notion (every attempt, answered or not); never a token
+        # or an ID: `endpoint` is a template like /v1/databases/{id}.
+        """
+        CREATE TABLE notion_requests (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            source TEXT NOT NULL DEFAULT 'opsd',
+            purpose TEXT NOT NULL DEFAULT 'check',
+            method TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            status INTEGER,
+            error TEXT NOT NULL DEFAULT '',
+            latency REAL NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            waited REAL NOT NULL DEFAULT 0,
+            retry_after REAL
+        );
+        CREATE INDEX notion_requests_time ON notion_requests (time);
+        """,
+    ],
     "alerts": [],
     "secrets": [],
 }

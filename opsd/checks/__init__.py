@@ -34,6 +34,7 @@ CheckFunc = Callable[["CheckSpec", "Context"], Awaitable["Result | list[Result]"
 # Modules that register check kinds; imported on first use of the registry.
 CHECK_MODULES = (
     "opsd.checks.maintenance",
+    "opsd.checks.notion",
 )
 
 
@@ -107,4 +108,3 @@ def get_kind(name: str) -> CheckKind | None:
 def all_kinds() -> dict[str, CheckKind]:
     load_all()
     return dict(sorted(_REGISTRY.items()))
-
