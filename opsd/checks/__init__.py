@@ -34,6 +34,9 @@ CheckFunc = Callable[["CheckSpec", "Context"], Awaitable["Result | list[Result]"
 # Modules that register check kinds; imported on first use of the registry.
 CHECK_MODULES = (
     "opsd.checks.maintenance",
+    "opsd.checks.cache",
+    "opsd.checks.http",
+    "opsd.checks.app",
     "opsd.checks.notion",
 )
 

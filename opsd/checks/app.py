@@ -1,0 +1,51 @@
+"""Applications: the share of failed requests over the interval since the previous sample."""
+
+from __future__ import annotations
+
+from opsd.checks import check
+from opsd.config import AppConfig
+from opsd.context import Context
+from opsd.counters import (
+    Interval,
+    Sample,
+    advance,
+    enough_traffic,
+    ratio,
+    too_little_traffic,
+)
+from opsd.playbooks import CheckSpec
+from opsd.results import Result, Status
+from opsd.sources import display_url, each_target, read
+
+
+@check("app.error_rate", unit="ratio", warn=0.01, crit=0.05, direction="above",
+       description="Errors / requests since the previous sample (one result per [[apps]] entry)")
+async def error_rate(spec: CheckSpec, ctx: Context) -> list[Result]:
+    async def probe(app: AppConfig) -> Result:
+        reading = await read(app, {"errors": app.errors, "requests": app.requests}, ctx.http)
+        measured = advance(
+            ctx.store, spec.kind, f"{ctx.playbook}/{spec.name}/{app.name}",
+            Sample(reading.values, ctx.now(), reading.instance),
+            lambda i: enough_traffic(i.deltas["requests"], app.min_requests),
+        )
+        return judge_error_rate(measured, app.min_requests, {"source": display_url(app.source)})
+
+    return await each_target(ctx.settings.apps, spec.target, "apps", probe)
+
+
+def judge_error_rate(measured: Interval, min_requests: int, details: dict) -> Result:
+    """The error-rate result of one interval (pure); too little traffic is OK without a value."""
+    errors, requests = measured.deltas["errors"], measured.deltas["requests"]
+    details = {
+        **details, "errors": errors, "requests": requests, **measured.as_details(),
+        "min_requests": min_requests,
+    }
+    if not enough_traffic(requests, min_requests):
+        return too_little_traffic(requests, "requests", measured, min_requests, details)
+    value = ratio(errors, requests)
+    return Result(
+        Status.OK,
+        f"{value:.2%} errors {measured.describe()} ({errors:.0f} of {requests:.0f} requests)",
+        value=value,
+        details=details,
+    )

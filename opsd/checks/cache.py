@@ -1,0 +1,144 @@
+"""Caches: hit rate over the interval since the previous sample, and the monthly TTL review."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from opsd.checks import Params, check
+from opsd.config import CacheConfig
+from opsd.context import Context
+from opsd.counters import (
+    Interval,
+    Sample,
+    advance,
+    enough_traffic,
+    ratio,
+    too_little_traffic,
+)
+from opsd.durations import Duration, format_duration
+from opsd.errors import CheckError
+from opsd.playbooks import CheckSpec
+from opsd.results import Result, Status
+from opsd.sources import REDIS_DEFAULTS, display_url, each_target, read
+
+# The seeds' TTL rule: double a low-hit-rate cache's TTL, up to one hour.
+TTL_FACTOR = 2.0
+TTL_CAP_SECONDS = 3600.0
+
+
+@check("cache.hit_rate", unit="ratio", warn=0.8, crit=0.6, direction="below",
+       description="Cache hit ratio since the previous sample (one result per [[caches]] entry)")
+async def hit_rate(spec: CheckSpec, ctx: Context) -> list[Result]:
+    async def probe(cache: CacheConfig) -> Result:
+        return await _hit_rate(cache, spec, ctx)
+
+    return await each_target(ctx.settings.caches, spec.target, "caches", probe)
+
+
+async def _hit_rate(cache: CacheConfig, spec: CheckSpec, ctx: Context) -> Result:
+    where = {"source": display_url(cache.source)}
+    if cache.ratio is not None:
+        value = (await read(cache, {"ratio": cache.ratio}, ctx.http)).values["ratio"]
+        if not 0.0 <= value <= 1.0:
+            raise CheckError(f"{cache.ratio} is {value:g}, not a ratio 0..1 (a percentage?)")
+        return Result(Status.OK, f"{value:.1%} hit rate as reported by the source",
+                      value=value, details=where)
+    selectors = {
+        "hits": cache.hits or REDIS_DEFAULTS["hits"],
+        "misses": cache.misses or REDIS_DEFAULTS["misses"],
+    }
+    reading = await read(cache, selectors, ctx.http)
+    measured = advance(
+        ctx.store, spec.kind, f"{ctx.playbook}/{spec.name}/{cache.name}",
+        Sample(reading.values, ctx.now(), reading.instance),
+        lambda i: enough_traffic(_lookups(i), cache.min_lookups),
+    )
+    return judge_hit_rate(measured, cache.min_lookups, where)
+
+
+def _lookups(measured: Interval) -> float:
+    return measured.deltas["hits"] + measured.deltas["misses"]
+
+
+def judge_hit_rate(measured: Interval, min_lookups: int, details: dict) -> Result:
+    """The hit-rate result of one interval (pure); too little traffic is OK without a value."""
+    hits, misses = measured.deltas["hits"], measured.deltas["misses"]
+    lookups = hits + misses
+    details = {
+        **details, "hits": hits, "misses": misses, "lookups": lookups, **measured.as_details(),
+        "min_lookups": min_lookups,
+    }
+    if not enough_traffic(lookups, min_lookups):
+        return too_little_traffic(lookups, "lookups", measured, min_lookups, details)
+    value = ratio(hits, lookups)
+    return Result(
+        Status.OK,
+        f"{value:.1%} hit rate {measured.describe()} ({hits:.0f} hits, {misses:.0f} misses)",
+        value=value,
+        details=details,
+    )
+
+
+class TtlReviewParams(Params):
+    window: Duration = Field(30 * 86400.0, gt=0, description="Period of hit-rate results reviewed.")
+
+
+@check("cache.ttl_review", params=TtlReviewParams, unit="ratio", warn=0.8, crit=0.6,
+       direction="below",
+       description="Monthly: recommend a longer TTL for caches whose hit rate stayed low")
+async def ttl_review(spec: CheckSpec, ctx: Context) -> list[Result]:
+    """Per cache: the window's hit rate from stored `cache.hit_rate` results; below `warn`,
+    recommend TTL = min(current x 2, 3600 s)."""
+    window = spec.params.window
+    since = ctx.now() - window
+
+    async def probe(cache: CacheConfig) -> Result:
+        samples = ctx.store.history(kind="cache.hit_rate", target=cache.name, since=since)
+        return review_ttl(samples, cache.ttl_seconds, spec.thresholds.warn, window)
+
+    return await each_target(ctx.settings.caches, spec.target, "caches", probe)
+
+
+def review_ttl(
+    samples: list[Result], ttl_seconds: float | None, warn: float | None, window: float
+) -> Result:
+    """The TTL review of one cache from its hit-rate results over `window` (pure)."""
+    judged = [r for r in samples if r.value is not None and r.status is not Status.UNKNOWN]
+    span = format_duration(window)
+    if not judged:
+        return Result(Status.SKIPPED, f"no judged hit-rate samples in the last {span}")
+    window_rate = _window_rate(judged)
+    details = {
+        "window_seconds": window, "samples": len(judged), "window_hit_rate": window_rate,
+        "current_ttl_seconds": ttl_seconds, "recommended_ttl_seconds": None,
+    }
+    summary = f"{window_rate:.1%} hit rate over {span} ({len(judged)} samples)"
+    if warn is None or window_rate > warn:
+        return Result(Status.OK, f"{summary}: TTL fine", value=window_rate, details=details)
+    if ttl_seconds is None:
+        advice = "raise the TTL (set ttl_seconds in [[caches]] for a figure)"
+    else:
+        recommended = recommend_ttl(ttl_seconds)
+        details["recommended_ttl_seconds"] = recommended
+        advice = (
+            f"raise the TTL from {ttl_seconds:g}s to {recommended:g}s"
+            if recommended > ttl_seconds
+            else f"TTL already at the {TTL_CAP_SECONDS:g}s cap: review invalidation and keys"
+        )
+    return Result(Status.OK, f"{summary}: {advice}", value=window_rate, details=details)
+
+
+def recommend_ttl(current_seconds: float) -> float:
+    """The seeds' rule: min(current x 2, 3600 s), never below the current TTL."""
+    return max(current_seconds, min(current_seconds * TTL_FACTOR, TTL_CAP_SECONDS))
+
+
+def _window_rate(judged: list[Result]) -> float:
+    """Hits over lookups across the window when the samples carry counts (so a busy hour weighs
+    more than a quiet one); otherwise the mean of the sampled ratios."""
+    counted = [r for r in judged if r.details.get("lookups")]
+    if counted:
+        hits = sum(float(r.details["hits"]) for r in counted)
+        lookups = sum(float(r.details["lookups"]) for r in counted)
+        return hits / lookups
+    return sum(float(r.value or 0.0) for r in judged) / len(judged)
