@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 
 from opsd.logs import event
@@ -49,7 +50,8 @@ class Notifier:
         return self.send("WATCHDOG=1")
 
     def reloading(self) -> bool:
-        return self.send("RELOADING=1")
+        # systemd >= 253 wants the CLOCK_MONOTONIC time of the reload request alongside.
+        return self.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
 
     def stopping(self) -> bool:
         return self.send("STOPPING=1")

@@ -1,0 +1,332 @@
+"""The `opsd run` process: scheduling, the HTTP listener, signals, systemd notify and watchdog.
+
+Lifecycle: load config and playbooks -> open the store -> listen on /metrics -> schedule (and
+catch up) -> READY=1 -> run until SIGTERM/SIGINT -> STOPPING=1 -> stop firing, let running
+playbooks finish until `scheduler.shutdown_timeout`, cancel the rest -> close -> exit 0.
+SIGHUP reloads config and playbooks; a config that does not validate keeps the old one.
+
+The watchdog ping comes from a task on the event loop itself, so a loop blocked by a stuck
+call stops pinging and systemd restarts the service; /healthz reads the same tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+import time
+import zoneinfo
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from opsd import __version__, metrics
+from opsd.app import App
+from opsd.config import Settings, config_file_of, load_settings
+from opsd.errors import ConfigError
+from opsd.http import MetricsServer
+from opsd.logs import configure as configure_logs
+from opsd.logs import event
+from opsd.playbooks import Playbook
+from opsd.runner import Observer, RunReport
+from opsd.scheduler import PlaybookScheduler
+from opsd.sdnotify import Notifier
+from opsd.store import Store
+
+log = logging.getLogger(__name__)
+
+ReloadFailure = Callable[[Settings, Store, list[str]], object]
+"""Told about a SIGHUP whose new config is invalid (settings/store are the kept ones)."""
+
+# /healthz calls the loop dead when its tick is this stale (the tick runs every second).
+_TICK_SECONDS = 1.0
+_STALE_AFTER_SECONDS = 10.0
+_HEALTH_DB_TIMEOUT_MS = 2000
+
+
+class Daemon:
+    """One running opsd: owns the App, the scheduler and the HTTP listener."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        observers: list[Observer] | None = None,
+        on_reload_failure: ReloadFailure | None = None,
+        log_stream=None,
+    ) -> None:
+        self.settings = settings
+        self.env = env
+        self.clock = clock
+        self.monotonic = monotonic
+        self.observers = [metrics.observe_run, *(observers or [])]
+        self.on_reload_failure = on_reload_failure
+        self.log_stream = log_stream
+        self.notifier = Notifier(env)
+        self.app = self._new_app(settings)
+        self.server: MetricsServer | None = None
+        self.scheduler: PlaybookScheduler | None = None
+        self._health_store: Store | None = None
+        self._inflight: set[asyncio.Task] = set()
+        self._retiring: set[asyncio.Task] = set()
+        self._last_tick = monotonic()
+        self._stop = asyncio.Event()
+        self._stopping = False
+        self._reload_lock = asyncio.Lock()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Serve until SIGTERM or SIGINT; returns the exit code (0)."""
+        self._configure_logs()
+        playbooks = self.app.playbooks  # validates every playbook before anything starts
+        self._open_health_store()
+        self.server = self._start_server(self.settings)
+        self.scheduler = PlaybookScheduler(self.settings.scheduler.timezone, self.run_playbook)
+        catch_up = self.scheduler.schedule(playbooks, self.app.store.last_run_started, self._now())
+        self.scheduler.start()
+        metrics.set_next_runs(self.scheduler.next_runs())
+        self._install_signals()
+        ticker = asyncio.create_task(self._tick(), name="opsd-tick")
+        scheduled = [p.name for p in playbooks if p.scheduled]
+        self.notifier.ready(f"scheduling {len(scheduled)} playbooks")
+        event(log, "started", version=__version__, playbooks=",".join(scheduled),
+              catch_up=",".join(catch_up) or "none", timezone=self.settings.scheduler.timezone,
+              metrics=self.server.url if self.server else "disabled",
+              watchdog_seconds=self.notifier.watchdog_interval or "off")
+        await self._stop.wait()
+        await self._shutdown(ticker)
+        return 0
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (SIGTERM, SIGINT)."""
+        if not self._stopping:
+            self._stopping = True
+            self._stop.set()
+
+    async def _shutdown(self, ticker: asyncio.Task) -> None:
+        # STOPPING=1 first: systemd reads it as "shutdown has begun", not "done".
+        self.notifier.stopping()
+        event(log, "stopping", running=len(self._inflight))
+        assert self.scheduler is not None
+        self.scheduler.pause()
+        if self._inflight:
+            _, late = await asyncio.wait(
+                set(self._inflight), timeout=self.settings.scheduler.shutdown_timeout
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self.scheduler.shutdown()
+        ticker.cancel()
+        await asyncio.gather(ticker, *self._retiring, return_exceptions=True)
+        if self.server is not None:
+            self.server.stop()
+        await self.app.aclose()
+        if self._health_store is not None:
+            self._health_store.close()
+        self.app.close_store()  # the last connection to close checkpoints the WAL
+        event(log, "stopped")
+
+    # --- running playbooks -------------------------------------------------------------------
+
+    async def run_playbook(self, playbook: Playbook, trigger: str) -> RunReport | None:
+        """Run one playbook with the current app; log it and ping the heartbeat on success."""
+        app = self.app
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        try:
+            report = await app.runner.run(playbook, trigger=trigger)
+        except asyncio.CancelledError:
+            # Only the shutdown deadline cancels a run, and this is the job's outermost frame.
+            event(log, "playbook run cancelled at shutdown", level=logging.WARNING,
+                  playbook=playbook.name, trigger=trigger)
+            return None
+        finally:
+            self._inflight.discard(task)
+        _log_report(report)
+        if self.scheduler is not None:
+            metrics.set_next_runs(self.scheduler.next_runs())
+        daemon = app.settings.daemon
+        wanted = daemon.heartbeat_url and playbook.name == daemon.heartbeat_playbook
+        if wanted and report.exit_code == 0:
+            await self._heartbeat(app)
+        return report
+
+    async def _heartbeat(self, app: App) -> None:
+        import httpx
+
+        url = app.settings.daemon.heartbeat_url
+        assert url is not None
+        try:
+            response = await app.resources.http.get(url.get_secret_value())
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            error = "" if response.is_success else f"HTTP {response.status_code}"
+        metrics.observe_heartbeat(not error)
+        if error:
+            event(log, "heartbeat failed", level=logging.WARNING, error=error)
+
+    # --- reload ------------------------------------------------------------------------------
+
+    def request_reload(self) -> None:
+        """Reload config and playbooks (SIGHUP), in a task on the loop."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="opsd-reload")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def reload(self) -> bool:
+        """Swap in a freshly loaded config; an invalid one is logged and the old one kept."""
+        async with self._reload_lock:
+            self.notifier.reloading()
+            try:
+                new_app = self._validated_app(load_settings(config_file_of(self.settings),
+                                                            self._env()))
+            except ConfigError as exc:
+                self._reload_failed(exc.problems)
+                return False
+            try:
+                server = self._rebind_server(new_app.settings)
+            except ConfigError as exc:
+                new_app.close_store()
+                self._reload_failed(exc.problems)
+                return False
+            old_app, self.app, self.settings = self.app, new_app, new_app.settings
+            self.server = server
+            self._configure_logs()
+            self._open_health_store()
+            assert self.scheduler is not None
+            catch_up = self.scheduler.schedule(
+                new_app.playbooks, new_app.store.last_run_started, self._now(),
+                timezone=new_app.settings.scheduler.timezone,
+            )
+            metrics.set_next_runs(self.scheduler.next_runs())
+            self._retire(old_app)
+            metrics.observe_reload(True)
+            event(log, "reloaded", playbooks=len(list(new_app.playbooks)),
+                  catch_up=",".join(catch_up) or "none")
+            self.notifier.ready("configuration reloaded")
+            return True
+
+    def _validated_app(self, settings: Settings) -> App:
+        app = self._new_app(settings)
+        try:
+            app.playbooks  # noqa: B018 (loading validates every playbook file)
+            app.store  # noqa: B018 (a new storage.path must open)
+        except ConfigError:
+            app.close_store()
+            raise
+        return app
+
+    def _reload_failed(self, problems: list[str]) -> None:
+        metrics.observe_reload(False)
+        event(log, "reload failed, keeping the running configuration", level=logging.ERROR,
+              error="; ".join(problems))
+        if self.on_reload_failure is not None:
+            self.on_reload_failure(self.settings, self.app.store, problems)
+        self.notifier.ready("reload failed: running the previous configuration")
+
+    def _retire(self, old: App) -> None:
+        """Close the old app's clients and store once the runs still using it finish."""
+        running = set(self._inflight)
+
+        async def retire() -> None:
+            await asyncio.gather(*running, return_exceptions=True)
+            await old.aclose()
+            old.close_store()
+
+        task = asyncio.get_running_loop().create_task(retire(), name="opsd-retire")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    # --- health, watchdog --------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, str]:
+        """(healthy, reason) for /healthz: loop ticking and database writable."""
+        if self._stopping:
+            return False, "shutting down"
+        stale = self.monotonic() - self._last_tick
+        if stale > _STALE_AFTER_SECONDS:
+            return False, f"scheduler loop unresponsive for {stale:.0f}s"
+        store = self._health_store
+        if store is None or not store.writable():
+            return False, f"database not writable: {self.settings.storage.path}"
+        return True, "ok"
+
+    async def _tick(self) -> None:
+        interval = self.notifier.watchdog_interval
+        period = min(_TICK_SECONDS, interval) if interval else _TICK_SECONDS
+        last_ping = None
+        while True:
+            now = self.monotonic()
+            self._last_tick = now
+            if interval and (last_ping is None or now - last_ping >= interval - period / 2):
+                self.notifier.watchdog()
+                last_ping = now
+            await asyncio.sleep(period)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _new_app(self, settings: Settings) -> App:
+        return App(settings, clock=self.clock, extra_observers=self.observers)
+
+    def _env(self) -> dict[str, str] | None:
+        return dict(self.env) if self.env is not None else None
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(
+            self.clock(), zoneinfo.ZoneInfo(self.settings.scheduler.timezone)
+        )
+
+    def _configure_logs(self) -> None:
+        daemon = self.settings.daemon
+        configure_logs(daemon.log_format, daemon.log_level, self.settings.redact, self.log_stream)
+
+    def _open_health_store(self) -> None:
+        """A second connection, so /healthz never waits behind the loop's own transactions."""
+        path = Path(self.settings.storage.path)
+        if self._health_store is not None:
+            if self._health_store.path == path:
+                return
+            self._health_store.close()
+        self._health_store = Store.open(path, migrate=False)
+        self._health_store.conn.execute(f"PRAGMA busy_timeout={_HEALTH_DB_TIMEOUT_MS}")
+
+    def _start_server(self, settings: Settings) -> MetricsServer | None:
+        if not settings.metrics.enabled:
+            return None
+        server = MetricsServer(settings.metrics.host, settings.metrics.port, self.health)
+        server.start()
+        return server
+
+    def _rebind_server(self, settings: Settings) -> MetricsServer | None:
+        """The listener for the new settings: the running one unless host/port/enabled changed."""
+        old, new = self.settings.metrics, settings.metrics
+        if (old.enabled, old.host, old.port) == (new.enabled, new.host, new.port):
+            return self.server
+        server = self._start_server(settings)
+        if self.server is not None:
+            self.server.stop()
+        return server
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+
+def _log_report(report: RunReport) -> None:
+    not_ok = [r for r in report.results if r.status.exit_code != 0]
+    event(log, "playbook finished", playbook=report.playbook, trigger=report.trigger,
+          status=report.status.value, results=len(report.results), not_ok=len(not_ok),
+          duration_seconds=round(report.finished_at - report.started_at, 3))
+    for result in not_ok:
+        event(log, "check not ok", level=logging.WARNING, playbook=report.playbook,
+              check=result.check, target=result.target, status=result.status.value,
+              summary=result.summary)

@@ -1,0 +1,342 @@
+"""`opsd run` as a real subprocess: sd_notify over a real datagram socket, /metrics through
+promtool, /healthz, SIGTERM, kill -9 and catch-up, SIGHUP reloads, the heartbeat."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, free_port, require_tool
+
+pytestmark = pytest.mark.slow
+
+FAST = 'name = "fast"\ndescription = "test"\nevery = "1s"\n\n[[checks]]\nkind = "history.trend"\n'
+HOURLY = 'name = "hourly"\nevery = "1h"\n\n[[checks]]\nkind = "history.trend"\n'
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
+    """Poll `predicate` (a real process is on the other side) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+class NotifySocket:
+    """A bound AF_UNIX datagram socket standing in for systemd's $NOTIFY_SOCKET."""
+
+    def __init__(self, address: str) -> None:
+        self.env_value = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(0.1)
+        self.messages: list[str] = []
+
+    def wait_for(self, line: str, timeout: float = 15.0) -> int:
+        """Index (in arrival order) of the first message holding `line`, receiving as needed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, message in enumerate(self.messages):
+                if line in message.splitlines():
+                    return index
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {line} in {self.messages}")
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+
+    def collect(self, seconds: float) -> list[str]:
+        """Every message arriving in the next `seconds`."""
+        deadline = time.monotonic() + seconds
+        arrived = []
+        while time.monotonic() < deadline:
+            try:
+                arrived.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+        self.messages += arrived
+        return arrived
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Daemon:
+    """`python -m opsd --config X run` with its log in a file."""
+
+    def __init__(self, config: Path, env: dict[str, str]) -> None:
+        self.log_path = config.parent / f"daemon-{uuid.uuid4().hex[:6]}.log"
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("OPSD_", "NOTIFY_", "WATCHDOG_"))}
+        full_env.update(env)
+        with self.log_path.open("w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "opsd", "--config", str(config), "run"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=full_env, cwd=REPO,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_log(self, text: str, timeout: float = 15.0) -> None:
+        wait_until(lambda: text in self.log(), timeout, f"{text!r} in the daemon log")
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def setup(tmp_path: Path, make_config) -> Iterator[Callable[..., tuple[Daemon, NotifySocket]]]:
+    """Start daemons over a `fast` (every 1s) playbook; everything is stopped afterwards."""
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "fast.toml").write_text(FAST)
+    started: list[tuple[Daemon, NotifySocket]] = []
+
+    def start(*, abstract: bool = False, watchdog_usec: int | None = None,
+              **sections: object) -> tuple[Daemon, NotifySocket]:
+        sections.setdefault("scheduler", {"playbooks_dir": str(playbooks)})
+        sections.setdefault("metrics", {"port": free_port()})
+        config = make_config(**sections)
+        address = (f"@opsd-test-{uuid.uuid4().hex}" if abstract
+                   else str(tmp_path / f"notify-{len(started)}.sock"))
+        notify = NotifySocket(address)
+        env = {"NOTIFY_SOCKET": address}
+        if watchdog_usec:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
+        daemon = Daemon(config, env)
+        started.append((daemon, notify))
+        return daemon, notify
+
+    yield start
+    for daemon, notify in started:
+        daemon.kill()
+        notify.close()
+
+
+def metrics_url(config: Path) -> str:
+    import tomllib
+
+    port = tomllib.loads(config.read_text())["metrics"]["port"]
+    return f"http://127.0.0.1:{port}"
+
+
+def runs(db: Path, playbook: str = "fast") -> list[tuple[int, str]]:
+    """(id, trigger) of the recorded runs of `playbook`, read over a separate connection."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT id, trigger FROM runs WHERE playbook = ? ORDER BY id", (playbook,)
+        ).fetchall()
+
+
+def test_ready_then_watchdog_then_stopping_and_exit_0_on_sigterm(setup, tmp_path):
+    daemon, notify = setup(watchdog_usec=400_000)
+
+    ready = notify.wait_for("READY=1")
+    watchdog = notify.wait_for("WATCHDOG=1")
+    assert watchdog > ready, notify.messages
+    # Every half of WATCHDOG_USEC (0.2 s): about five pings in a second.
+    later = notify.collect(1.0)
+    assert 3 <= later.count("WATCHDOG=1") <= 7, later
+
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+    notify.wait_for("STOPPING=1", timeout=1)
+    log = daemon.log()
+    assert "msg=stopping" in log and "msg=stopped" in log
+    assert "Traceback" not in log
+
+
+def test_metrics_pass_promtool_and_healthz_is_ok(setup, tmp_path):
+    promtool = require_tool("promtool")
+    daemon, notify = setup(abstract=True)
+    notify.wait_for("READY=1")
+    url = metrics_url(tmp_path / "opsd.toml")
+
+    def scraped_after_a_run() -> str | None:
+        body = httpx.get(f"{url}/metrics", timeout=5).text
+        return body if 'opsd_playbook_runs_total{playbook="fast",status="OK"}' in body else None
+
+    body = wait_until(scraped_after_a_run, what="a recorded run on /metrics")
+    for name in (
+        'opsd_check_status{check="history.trend",kind="history.trend",playbook="fast",target=""}',
+        'opsd_playbook_last_run_timestamp_seconds{playbook="fast"}',
+        'opsd_playbook_next_run_timestamp_seconds{playbook="fast"}',
+        'opsd_build_info{version=',
+        "process_resident_memory_bytes",
+    ):
+        assert name in body
+    check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
+                           text=True, timeout=30)
+    assert (check.returncode, check.stdout + check.stderr) == (0, "")
+
+    health = httpx.get(f"{url}/healthz", timeout=5)
+    assert (health.status_code, health.text) == (200, "ok\n")
+    assert httpx.get(f"{url}/nope", timeout=5).status_code == 404
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+
+
+def test_kill_9_loses_nothing_and_restart_catches_up(setup, tmp_path):
+    db = tmp_path / "opsd.db"
+    daemon, notify = setup()
+    notify.wait_for("READY=1")
+    before = wait_until(lambda: runs(db) if len(runs(db)) >= 2 else None, what="two runs")
+    assert before[0][1] == "catch-up"  # never ran before: runs right at start
+
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait(timeout=10)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        last_started = conn.execute("SELECT MAX(started_at) FROM runs").fetchone()[0]
+    assert set(before) <= set(runs(db))
+    # The `every = "1s"` playbook is overdue once a second has passed since its last run.
+    wait_until(lambda: time.time() > last_started + 1.0, 5)
+
+    restarted_at = time.time()
+    daemon2, notify2 = setup(metrics={"port": free_port()})
+    notify2.wait_for("READY=1")
+    after = wait_until(lambda: [r for r in runs(db) if r not in before and r[1] == "catch-up"],
+                       what="a catch-up run after restart")
+    with sqlite3.connect(db) as conn:
+        started = conn.execute("SELECT started_at FROM runs WHERE id = ?", (after[0][0],))
+        assert started.fetchone()[0] - restarted_at < 30
+    assert "catch_up=fast" in daemon2.log()
+    daemon2.signal(signal.SIGTERM)
+    assert daemon2.wait_exit() == 0
+
+
+def test_sighup_with_broken_config_keeps_the_old_one(setup, tmp_path):
+    daemon, notify = setup()
+    notify.wait_for("READY=1")
+    config = tmp_path / "opsd.toml"
+    good = config.read_text()
+    url = metrics_url(config)
+
+    config.write_text(good + "\n[metrics]\nport = 'not a port'\n")
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log("reload failed")
+    failure = next(line for line in daemon.log().splitlines() if "reload failed" in line)
+    assert "level=error" in failure and "opsd.toml" in failure
+    assert daemon.proc.poll() is None
+    notify.wait_for("RELOADING=1")
+    count = len(runs(tmp_path / "opsd.db"))
+    wait_until(lambda: len(runs(tmp_path / "opsd.db")) > count, what="runs after the failed reload")
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    body = httpx.get(f"{url}/metrics", timeout=5).text
+    assert 'opsd_config_reloads_total{outcome="failure"} 1.0' in body
+
+    # A valid config with another playbook directory is picked up by the next SIGHUP.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "hourly.toml").write_text(HOURLY)
+    config.write_text(good.replace(str(tmp_path / "playbooks"), str(other)))
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log("msg=reloaded")
+    wait_until(lambda: runs(tmp_path / "opsd.db", "hourly"), what="the new playbook's catch-up")
+    body = httpx.get(f"{url}/metrics", timeout=5).text
+    assert 'opsd_playbook_next_run_timestamp_seconds{playbook="hourly"}' in body
+    assert 'opsd_playbook_next_run_timestamp_seconds{playbook="fast"}' not in body
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+
+
+class _Heartbeats(http.server.BaseHTTPRequestHandler):
+    hits: list[str]
+    status = 200
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(self.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def heartbeat_server() -> Iterator[Callable[[int], tuple[str, list[str]]]]:
+    servers = []
+
+    def start(status: int) -> tuple[str, list[str]]:
+        hits: list[str] = []
+        handler = type("H", (_Heartbeats,), {"hits": hits, "status": status})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", hits
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_heartbeat_pinged_after_successful_runs(setup, heartbeat_server):
+    base, hits = heartbeat_server(200)
+    secret = "hb-3f9c2e7a1b5d4c8e9f0a"
+    daemon, notify = setup(daemon={"heartbeat_url": f"{base}/ping/{secret}",
+                                   "heartbeat_playbook": "fast"})
+    notify.wait_for("READY=1")
+    wait_until(lambda: len(hits) >= 2, what="two heartbeat pings")
+    assert hits[0] == f"/ping/{secret}"
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+    assert secret not in daemon.log()
+
+
+def test_failed_heartbeat_is_logged_without_the_secret_and_not_fatal(setup, heartbeat_server):
+    base, hits = heartbeat_server(500)
+    secret = "hb-8d7c6b5a4f3e2d1c0b9a"
+    daemon, notify = setup(daemon={"heartbeat_url": f"{base}/ping/{secret}",
+                                   "heartbeat_playbook": "fast"})
+    notify.wait_for("READY=1")
+    daemon.wait_log("heartbeat failed")
+    wait_until(lambda: len(hits) >= 2, what="a second attempt on the next run")
+    assert daemon.proc.poll() is None
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+    log = daemon.log()
+    assert secret not in log
+    assert 'msg="heartbeat failed" error="HTTP 500"' in log
+
+
+def test_busy_metrics_port_is_one_line_and_exit_3(setup, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        daemon, notify = setup(metrics={"port": port})
+        assert daemon.wait_exit() == 3
+    log = daemon.log()
+    assert log.strip().splitlines() == [
+        f"opsd: metrics.port: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert notify.messages == []
