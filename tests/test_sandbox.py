@@ -248,8 +248,10 @@ def test_malformed_id_invalid_json_and_unknown_path(sandbox):
 ])
 def test_injected_json_errors(sandbox, status, code):
     sandbox.fail(status=status, count=1)
+    assert sandbox.faults["errors"][0]["status"] == status
     response = call(sandbox, "GET", "/v1/users/me")
     assert_error(response, status, code)
+    assert response.reason_phrase  # 529 too: "Site Overloaded"
     assert ("retry-after" in response.headers) is (status == 429)
     assert call(sandbox, "GET", "/v1/users/me").status_code == 200
 
@@ -486,7 +488,7 @@ def test_latency_is_added_globally_and_per_path(sandbox):
     sandbox.set_latency(0.3, path="/v1/search")
     assert call(sandbox, "POST", "/v1/search", json={}).elapsed.total_seconds() >= 0.3
     assert sandbox.api.delay_for("/v1/users/me") == 0.0
-    assert sandbox.stats()["faults"]["path_latency_seconds"] == {"/v1/search": 0.3}
+    assert sandbox.faults["path_latency_seconds"] == {"/v1/search": 0.3}
 
 
 def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list]:

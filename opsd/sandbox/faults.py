@@ -1,7 +1,8 @@
-"""Fault injection state: added latency, error modes, 429 bursts and hangs (pure decisions).
+"""Fault injection state: added latency, error modes and 429 bursts (pure decisions).
 
 The server asks `Faults` what to do with each request; the answer is a delay and, if a fault
 applies, the status to answer with. Counting and random draws happen under the caller's lock.
+Hangs block threads, so they live with the HTTP server (`server.Sandbox.hang`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ class Faults:
     latency: float = 0.0
     path_latency: dict[str, float] = field(default_factory=dict)
     errors: list[ErrorMode] = field(default_factory=list)
-    hanging: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -82,5 +82,4 @@ class Faults:
             "latency_seconds": self.latency,
             "path_latency_seconds": dict(self.path_latency),
             "errors": [asdict(mode) for mode in self.errors],
-            "hanging": self.hanging,
         }

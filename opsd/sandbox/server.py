@@ -69,6 +69,11 @@ class Sandbox:
         self.stop()
 
     @property
+    def faults(self) -> dict[str, Any]:
+        """The active faults (latency, queued error modes, hang), as in `stats()["faults"]`."""
+        return self.stats()["faults"]
+
+    @property
     def url(self) -> str:
         """Base URL, e.g. `http://127.0.0.1:8765` (what `notion.base_url` takes)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -193,6 +198,10 @@ _ADMIN_ACTIONS = {
 """Admin action name -> the Sandbox method it calls with the JSON body as keyword arguments."""
 
 
+_REASONS = {529: "Site Overloaded"}
+"""Reason phrases http.server does not know."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -285,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
                             {"Content-Type": "application/json"}))
 
     def _send(self, response: Response) -> None:
-        self.send_response(response.status)
+        self.send_response(response.status, _REASONS.get(response.status))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))

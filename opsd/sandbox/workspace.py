@@ -306,7 +306,7 @@ class _Builder:
         if spec.type in ("select", "multi_select", "status"):
             config["options"] = [
                 {"id": property_id(ds_id, spec.name, option), "name": option,
-                 "color": _COLORS[i % len(_COLORS)], "description": None}
+                 "color": _option_color(spec, i), "description": None}
                 for i, option in enumerate(spec.options)
             ]
         if spec.type == "status":
@@ -403,6 +403,15 @@ EMPTY_VALUES: dict[str, Any] = {
     "email": None, "phone_number": None, "files": [],
 }
 """The value a page holds for a property of each type when nothing is set (after a retype)."""
+
+
+def _option_color(spec: PropertySpec, index: int) -> str:
+    """Colours as the Notion app assigns them; status options take their group's colour."""
+    if spec.type != "status":
+        return _COLORS[index % len(_COLORS)]
+    if index == 0:
+        return "default"
+    return "green" if index == len(spec.options) - 1 else "blue"
 
 
 def property_id(*parts: str) -> str:
