@@ -57,7 +57,9 @@ class App:
 
     def observers(self) -> list[Observer]:
         """What sees every recorded run (the alert engine plugs in here)."""
-        return []
+        from opsd.alerting import AlertObserver
+
+        return [AlertObserver(self.settings, self.store)]
 
     async def aclose(self) -> None:
         if "resources" in self.__dict__:

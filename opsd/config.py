@@ -156,25 +156,53 @@ class DaemonConfig(Section):
 
 
 class MaintenanceWindow(Section):
-    name: str
+    """A recurring window during which matching alerts are recorded but not sent."""
+
+    name: str = Field(min_length=1, description="Shown in alert history as the silencer.")
     schedule: str = Field(description="Cron expression (day names) for the window's start.")
-    duration: Duration = Field(gt=0)
-    timezone: str | None = None
-    checks: list[str] = Field(default_factory=lambda: ["*"], description="Glob patterns.")
+    duration: Duration = Field(gt=0, description="How long each window lasts, e.g. 2h.")
+    timezone: str | None = Field(None, description="IANA zone; default: scheduler.timezone.")
+    checks: list[str] = Field(
+        default_factory=lambda: ["*"], description="Globs over check names and kinds."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        # Same rules as a playbook's schedule (5 fields, day names), checked by the same code.
+        from opsd.playbooks import Playbook
+
+        try:
+            Playbook(name="maintenance", schedule=value)
+        except ValidationError as exc:
+            raise ValueError(friendly_message(exc.errors()[0])) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else SchedulerConfig._known_zone(value)
 
 
 class AlertsConfig(Section):
     urls: list[SecretStr] = Field(
-        default_factory=list, description="Apprise URLs, optionally 'tag=url' to route."
+        default_factory=list,
+        description="Apprise URLs; a 'tag=url' prefix routes by severity (critical=, warning=).",
     )
     failure_threshold: int | None = Field(
-        None, ge=1, description="Non-OK results in a row before firing (default 1 CRITICAL, 2 WARNING)."
+        None, ge=1,
+        description="Non-OK results in a row before firing (default 1 CRITICAL, 2 WARNING).",
     )
-    success_threshold: int = Field(1, ge=1)
+    success_threshold: int = Field(1, ge=1, description="OK results in a row before resolving.")
     repeat_interval: Duration = Field(4 * 3600.0, ge=0, description="Reminder period; 0 = never.")
-    unknown_as: Literal["WARNING", "CRITICAL", "ignore"] = "WARNING"
-    group: bool = True
-    outbox_max_age: Duration = Field(2 * 86400.0, gt=0)
+    unknown_as: Literal["WARNING", "CRITICAL", "ignore"] = Field(
+        "WARNING", description="Severity an UNKNOWN result alerts with ('ignore': never)."
+    )
+    group: bool = Field(True, description="Several alerts of one run go out as one message.")
+    timeout: Duration = Field(30.0, gt=0, description="Per-URL delivery timeout.")
+    outbox_max_age: Duration = Field(
+        2 * 86400.0, gt=0, description="Undelivered messages are retried for this long."
+    )
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
 

@@ -85,7 +85,78 @@ MIGRATIONS: dict[str, list[Migration]] = {
         CREATE INDEX notion_requests_time ON notion_requests (time);
         """,
     ],
-    "alerts": [],
+    "alerts": [
+        """
+        CREATE TABLE alert_states (
+            check_name TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            playbook TEXT NOT NULL DEFAULT '',
+            phase TEXT NOT NULL,
+            severity TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            successes INTEGER NOT NULL DEFAULT 0,
+            since REAL,
+            fired_at REAL,
+            notified_severity TEXT,
+            notified_at REAL,
+            silenced_by TEXT,
+            value REAL,
+            unit TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            thresholds TEXT NOT NULL DEFAULT '{}',
+            repeat_interval REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (check_name, target)
+        );
+        CREATE TABLE alert_events (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            playbook TEXT NOT NULL DEFAULT '',
+            severity TEXT NOT NULL,
+            at REAL NOT NULL,
+            since REAL NOT NULL,
+            summary TEXT NOT NULL DEFAULT '',
+            value REAL,
+            unit TEXT NOT NULL DEFAULT '',
+            thresholds TEXT NOT NULL DEFAULT '{}',
+            previous_severity TEXT,
+            resolution TEXT NOT NULL DEFAULT '',
+            silenced_by TEXT
+        );
+        CREATE INDEX alert_events_at ON alert_events (at);
+        CREATE TABLE silences (
+            id INTEGER PRIMARY KEY,
+            pattern TEXT NOT NULL,
+            target TEXT,
+            reason TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            ends_at REAL NOT NULL,
+            removed_at REAL
+        );
+        CREATE INDEX silences_ends ON silences (ends_at);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            url_key TEXT NOT NULL,
+            url_label TEXT NOT NULL,
+            notify_type TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            event_ids TEXT NOT NULL DEFAULT '[]',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            claimed_until REAL,
+            last_error TEXT,
+            delivered_at REAL,
+            abandoned_at REAL
+        );
+        CREATE INDEX outbox_due ON outbox (delivered_at, abandoned_at, next_attempt_at);
+        """,
+    ],
     "secrets": [],
 }
 

@@ -1,0 +1,226 @@
+"""Handlers of `opsd alerts [history|test]` and `opsd silence add|list|remove`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zoneinfo
+from collections import defaultdict
+from typing import Any
+
+from opsd import output
+from opsd.alerting import events_since, open_alerts
+from opsd.alerts import Alert, AlertEvent
+from opsd.commands.core import open_app
+from opsd.config import Settings
+from opsd.durations import format_duration, parse_duration
+from opsd.errors import ConfigError, UsageError
+from opsd.notify import outbox_rows, send_test
+from opsd.silences import active_silences, add_silence, remove_silence, window_end
+
+EXIT_UNDELIVERED = 2
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    alerts = open_alerts(app.store)
+    now = time.time()
+    if args.json:
+        output.print_json({"alerts": [_alert_dict(a) for a in alerts]})
+        return 0
+    if not alerts:
+        print("no firing or pending alerts")
+        return 0
+    rows = [
+        (a.phase.value, a.severity.value if a.severity else "-", a.label,
+         output.format_age(a.since, now), output.format_age(a.notified_at, now),
+         a.silenced_by or "-", a.summary)
+        for a in alerts
+    ]
+    output.table(rows, ("STATE", "SEVERITY", "ALERT", "SINCE", "NOTIFIED", "SILENCED", "SUMMARY"))
+    return 0
+
+
+def cmd_alerts_history(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    since = time.time() - _duration("--since", args.since)
+    events = events_since(app.store, since)
+    deliveries = _deliveries(outbox_rows(app.store, since))
+    if args.json:
+        output.print_json({
+            "since": since,
+            "events": [
+                {**_event_dict(e), "deliveries": deliveries.get(e.id or 0, [])} for e in events
+            ],
+        })
+        return 0
+    if not events:
+        print(f"no alert events in the last {args.since}")
+        return 0
+    tz = _zone(app.settings)
+    rows = [
+        (output.format_time(e.at, tz), e.type.value, e.severity.value, e.label,
+         _delivery_text(e, deliveries.get(e.id or 0, [])), e.resolution or e.summary)
+        for e in events
+    ]
+    output.table(rows, ("TIME", "EVENT", "SEVERITY", "ALERT", "DELIVERY", "SUMMARY"))
+    return 0
+
+
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    outcomes = send_test(app.settings, args.tag)
+    if not outcomes:
+        tagged = f" tagged {args.tag!r}" if args.tag else ""
+        raise ConfigError(f"alerts.urls: no alert URLs{tagged} configured")
+    for destination, error in outcomes:
+        tags = f" [{','.join(sorted(destination.tags))}]" if destination.tags else ""
+        if error is None:
+            print(f"delivered  {destination.label}{tags}")
+        else:
+            print(f"FAILED     {destination.label}{tags}: {error}")
+    delivered = sum(error is None for _, error in outcomes)
+    print(f"{delivered}/{len(outcomes)} delivered")
+    return 0 if delivered == len(outcomes) else EXIT_UNDELIVERED
+
+
+def cmd_silence_add(args: argparse.Namespace) -> int:
+    duration = _duration("--for", args.duration)
+    if duration <= 0:
+        raise UsageError("--for: must be longer than 0s")
+    if not args.reason.strip():
+        raise UsageError("--reason: must not be empty")
+    app = open_app(args)
+    now = time.time()
+    silence = add_silence(
+        app.store, pattern=args.check, target=args.target, duration=duration,
+        reason=args.reason.strip(), now=now,
+    )
+    target = f" (target {silence.target})" if silence.target else ""
+    print(
+        f"silence {silence.id} added: {silence.pattern}{target} until "
+        f"{output.format_time(silence.ends_at, _zone(app.settings))} "
+        f"({format_duration(duration)}): {silence.reason}"
+    )
+    return 0
+
+
+def cmd_silence_list(args: argparse.Namespace) -> int:
+    app = open_app(args)
+    now = time.time()
+    silences = active_silences(app.store, now)
+    windows = [
+        (w, end) for w in app.settings.alerts.maintenance
+        if (end := window_end(w, app.settings.scheduler.timezone, now)) is not None
+    ]
+    if args.json:
+        output.print_json({
+            "silences": [s.to_dict() for s in silences],
+            "maintenance": [
+                {"name": w.name, "checks": w.checks, "ends_at": end} for w, end in windows
+            ],
+        })
+        return 0
+    if not silences and not windows:
+        print("no active silences or maintenance windows")
+        return 0
+    tz = _zone(app.settings)
+    rows = [
+        (str(s.id), s.pattern, s.target or "*", output.format_time(s.ends_at, tz), s.reason)
+        for s in silences
+    ] + [
+        ("-", ",".join(w.checks), "*", output.format_time(end, tz), f"maintenance window {w.name}")
+        for w, end in windows
+    ]
+    output.table(rows, ("ID", "CHECK", "TARGET", "UNTIL", "REASON"))
+    return 0
+
+
+def cmd_silence_remove(args: argparse.Namespace) -> int:
+    try:
+        silence_id = int(args.id)
+    except ValueError:
+        raise UsageError(f"silence id must be a number, not {args.id!r}") from None
+    app = open_app(args)
+    removed = remove_silence(app.store, silence_id, time.time())
+    if removed is None:
+        raise UsageError(f"no active silence with id {silence_id} (see `opsd silence list`)")
+    print(f"silence {removed.id} removed: {removed.pattern} ({removed.reason})")
+    return 0
+
+
+def _duration(option: str, text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _zone(settings: Settings) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.scheduler.timezone)
+
+
+def _alert_dict(alert: Alert) -> dict[str, Any]:
+    return {
+        "check": alert.check,
+        "target": alert.target,
+        "kind": alert.kind,
+        "playbook": alert.playbook,
+        "state": alert.phase.value,
+        "severity": alert.severity.value if alert.severity else None,
+        "since": alert.since,
+        "fired_at": alert.fired_at,
+        "notified_severity": alert.notified_severity.value if alert.notified_severity else None,
+        "notified_at": alert.notified_at,
+        "silenced_by": alert.silenced_by,
+        "value": alert.value,
+        "unit": alert.unit,
+        "summary": alert.summary,
+    }
+
+
+def _event_dict(event: AlertEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type.value,
+        "check": event.check,
+        "target": event.target,
+        "kind": event.kind,
+        "playbook": event.playbook,
+        "severity": event.severity.value,
+        "at": event.at,
+        "since": event.since,
+        "summary": event.summary,
+        "resolution": event.resolution,
+        "value": event.value,
+        "previous_severity": event.previous_severity.value if event.previous_severity else None,
+        "silenced_by": event.silenced_by,
+    }
+
+
+def _deliveries(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Outbox rows by the event ids they carry."""
+    by_event: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        status = (
+            "delivered" if row["delivered_at"] else "abandoned" if row["abandoned_at"] else "queued"
+        )
+        delivery = {
+            "url": row["url_label"], "status": status, "attempts": row["attempts"],
+            "last_error": row["last_error"], "delivered_at": row["delivered_at"],
+        }
+        for event_id in json.loads(row["event_ids"]):
+            by_event[event_id].append(delivery)
+    return by_event
+
+
+def _delivery_text(event: AlertEvent, deliveries: list[dict[str, Any]]) -> str:
+    if event.silenced_by:
+        return f"held ({event.silenced_by})"
+    if not deliveries:
+        return "no URL"
+    delivered = sum(d["status"] == "delivered" for d in deliveries)
+    text = f"{delivered}/{len(deliveries)} delivered"
+    errors = [d["last_error"] for d in deliveries if d["status"] != "delivered"]
+    return text + (f" ({errors[-1]})" if errors and errors[-1] else "")

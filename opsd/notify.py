@@ -1,0 +1,410 @@
+"""Delivery: alert events -> Markdown messages -> one outbox row per (message, URL) -> Apprise.
+
+Every message is written to the `outbox` table before anything is sent, one row per
+destination URL, so a partial delivery (chat down, mail up) re-sends only to the URLs that
+failed. A row is retried with exponential backoff until `alerts.outbox_max_age`, by the
+daemon's timer (`retry_outbox`) and by every CLI command that records a run.
+
+Delivery is at-least-once: a row is marked delivered in its own transaction right after
+Apprise reports SUCCESS, so the only duplicate possible is a crash between those two steps
+(the row's claim then expires and it is sent again). Claims also keep two processes (the
+daemon and a CLI command) from sending the same row at once.
+
+URLs carry passwords and tokens: rows store a hash of the configured entry and Apprise's
+privacy-masked form, never the URL; the URL itself is looked up in the config at send time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import socket
+import sqlite3
+import zoneinfo
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opsd import metrics
+from opsd.alerts import AlertEvent, EventType
+from opsd.config import Settings
+from opsd.durations import format_duration
+from opsd.output import format_time, format_value
+from opsd.redact import redact_secret
+from opsd.results import Status
+from opsd.runbooks import hint
+from opsd.store import Store
+
+BACKOFF_BASE = 30.0
+BACKOFF_CAP = 3600.0
+# Tags on a URL that receive every message, as in Apprise.
+_MATCH_EVERYTHING = frozenset({"all", "always"})
+# An `alerts.urls` entry: optional Apprise tags (`critical,2:pager=`), then the URL.
+_ENTRY = re.compile(
+    r"^\s*(?:(?P<tags>[a-z0-9,_: \t-]+?)\s*=)?\s*(?P<url>[a-z0-9]{1,32}://.*)$", re.I
+)
+_NOTIFY_TYPES = {Status.CRITICAL: "failure", Status.WARNING: "warning"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Destination:
+    """One entry of `alerts.urls`. `url` is secret: show `label`, store `key`."""
+
+    url: str = dataclasses.field(repr=False)
+    tags: frozenset[str]
+    label: str
+    key: str
+    valid: bool = True
+
+    def receives(self, tags: set[str]) -> bool:
+        """Untagged URLs get everything; tagged ones what carries one of their tags."""
+        return not self.tags or bool(self.tags & (tags | _MATCH_EVERYTHING))
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    notify_type: str
+    event_ids: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where messages come from: this host, the Notion workspace, the display time zone."""
+
+    host: str
+    workspace: str | None = None
+    timezone: str = "UTC"
+
+    @classmethod
+    def here(cls, settings: Settings, workspace: str | None = None) -> Origin:
+        return cls(socket.gethostname(), workspace, settings.scheduler.timezone)
+
+    @property
+    def name(self) -> str:
+        return self.workspace or self.host
+
+
+Send = Callable[[Destination, Message, float], str | None]
+"""(destination, message, timeout) -> None when delivered, else the reason it was not."""
+
+
+# --- destinations ---------------------------------------------------------------------------
+
+
+def destinations(settings: Settings) -> list[Destination]:
+    """The configured alert URLs with their tags and masked labels."""
+    return [_destination(entry.get_secret_value()) for entry in settings.alerts.urls]
+
+
+def _destination(entry: str) -> Destination:
+    from apprise import Apprise
+    from apprise.tag import AppriseTag
+
+    key = hashlib.sha256(entry.encode()).hexdigest()
+    match = _ENTRY.match(entry)
+    service = Apprise.instantiate(match["url"].strip()) if match else None
+    if match is None or service is None:
+        return Destination(entry, frozenset(), redact_secret(entry), key, valid=False)
+    tags = frozenset(
+        str(AppriseTag.parse(t)) for t in re.split(r"[,\s]+", match["tags"] or "") if t
+    )
+    # Apprise's privacy form masks the URL's secrets; its query only repeats defaults.
+    label = service.url(privacy=True).split("?", 1)[0]
+    return Destination(match["url"].strip(), tags, label, key)
+
+
+def apprise_send(destination: Destination, message: Message, timeout: float) -> str | None:
+    """Send one message to one URL through Apprise; None on SUCCESS, else what went wrong."""
+    import apprise
+
+    if not destination.valid:
+        return "Apprise does not understand this URL"
+    # A fresh service object per message: Apprise throttles repeat sends on one object.
+    service = apprise.Apprise.instantiate(destination.url)
+    sender = apprise.Apprise()
+    sender.add(service)
+    with sender.notify(
+        body=message.body,
+        title=message.title,
+        notify_type=message.notify_type,
+        body_format=apprise.NotifyFormat.MARKDOWN,
+        timeout=timeout,
+    ) as result:
+        if result:
+            return None
+        errors = [e.message for e in result.logs() if e.level in ("ERROR", "WARNING")]
+        return f"{result.status.name}" + (f": {errors[-1]}" if errors else "")
+
+
+# --- messages (pure) ------------------------------------------------------------------------
+
+
+def routing_tags(event: AlertEvent) -> set[str]:
+    """The Apprise tags a message about `event` goes to (`critical`, `warning`)."""
+    return {event.severity.value.lower()}
+
+
+def compose(events: Sequence[AlertEvent], origin: Origin, *, group: bool) -> list[Message]:
+    """The messages for `events`: one each, or one for all of them when `group` is on."""
+    if not events:
+        return []
+    if group and len(events) > 1:
+        return [_grouped(events, origin)]
+    return [
+        Message(title(e, origin), body(e, origin), _notify_type([e]), _ids([e])) for e in events
+    ]
+
+
+def title(event: AlertEvent, origin: Origin) -> str:
+    """`[CRITICAL] notion.auth: token invalid or revoked (Acme Ops)`."""
+    return f"{_tag(event)} {event.label}: {event.summary or event.type.value} ({origin.name})"
+
+
+def body(event: AlertEvent, origin: Origin) -> str:
+    """Markdown: what, value vs threshold, since when, playbook, host, runbook hint."""
+    tz = zoneinfo.ZoneInfo(origin.timezone)
+    lasted = format_duration(max(0.0, event.at - event.since))
+    if event.type is EventType.RESOLVED:
+        lines = [
+            f"**{event.label}** is OK again after {lasted} (was {event.severity.value}): "
+            f"{event.resolution or 'check passed'}",
+            f"- Problem was: {event.summary}",
+        ]
+    else:
+        lines = [f"**{event.label}** is {event.severity.value}: {event.summary}"]
+        if event.value is not None:
+            lines.append(f"- Value: {_value_vs_threshold(event)}")
+        lines.append(f"- Since: {format_time(event.since, tz)} (for {lasted})")
+        note = _change_note(event)
+        if note:
+            lines.append(f"- {note}")
+    lines += [
+        f"- Playbook: {event.playbook or '-'}",
+        f"- Host: {origin.host}" + (f" (workspace {origin.workspace})" if origin.workspace else ""),
+    ]
+    if event.type is not EventType.RESOLVED:
+        lines.append(f"- Runbook: {hint(event.kind, event.check)}")
+    return "\n".join(lines)
+
+
+def _grouped(events: Sequence[AlertEvent], origin: Origin) -> Message:
+    open_events = [e for e in events if e.type is not EventType.RESOLVED]
+    head = (
+        f"[{max((e.severity for e in open_events), key=lambda s: s.rank).value}]"
+        if open_events else "[RESOLVED]"
+    )
+    labels = ", ".join(e.label for e in events[:3]) + (", …" if len(events) > 3 else "")
+    sections = [f"### {_tag(e)} {e.label}\n{body(e, origin)}" for e in events]
+    return Message(
+        f"{head} {len(events)} alerts: {labels} ({origin.name})",
+        "\n\n".join(sections),
+        _notify_type(events),
+        _ids(events),
+    )
+
+
+def _tag(event: AlertEvent) -> str:
+    severity = event.severity.value
+    return {
+        EventType.FIRING: f"[{severity}]",
+        EventType.REMINDER: f"[{severity}] Reminder:",
+        EventType.ESCALATED: f"[{severity}] Escalated:",
+        EventType.RESOLVED: "[RESOLVED]",
+    }[event.type]
+
+
+def _change_note(event: AlertEvent) -> str:
+    previous = event.previous_severity.value if event.previous_severity else None
+    if event.type is EventType.ESCALATED:
+        return f"Escalated from {previous}."
+    if event.type is EventType.REMINDER:
+        still = f"Still firing after {format_duration(max(0.0, event.at - event.since))}."
+        if previous:
+            return f"De-escalated from {previous} since the last message. {still}"
+        return still
+    return ""
+
+
+def _value_vs_threshold(event: AlertEvent) -> str:
+    text = format_value(event.value, event.unit)
+    limits = event.thresholds or {}
+    sign = ">=" if limits.get("direction", "above") == "above" else "<="
+    parts = [
+        f"{name} {sign} {format_value(limits[key], event.unit)}"
+        for key, name in (("warn", "warning"), ("crit", "critical"))
+        if limits.get(key) is not None
+    ]
+    return text + (f" (threshold: {', '.join(parts)})" if parts else "")
+
+
+def _notify_type(events: Sequence[AlertEvent]) -> str:
+    open_events = [e for e in events if e.type is not EventType.RESOLVED]
+    if not open_events:
+        return "success"
+    worst = max((e.severity for e in open_events), key=lambda s: s.rank)
+    return _NOTIFY_TYPES.get(worst, "warning")
+
+
+def _ids(events: Sequence[AlertEvent]) -> tuple[int, ...]:
+    return tuple(e.id for e in events if e.id is not None)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failures: 30 s, 1 m, 2 m ... capped at 1 h."""
+    return min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_CAP)
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    settings: Settings,
+    events: Sequence[AlertEvent],
+    origin: Origin,
+    now: float,
+) -> int:
+    """Write the messages for deliverable `events` to the outbox (inside the caller's
+    transaction); returns the number of rows."""
+    deliverable = [e for e in events if e.deliver]
+    if not deliverable or not settings.alerts.urls:
+        return 0
+    rows = []
+    for destination in destinations(settings):
+        routed = [e for e in deliverable if destination.receives(routing_tags(e))]
+        for message in compose(routed, origin, group=settings.alerts.group):
+            rows.append((
+                now, destination.key, destination.label, message.notify_type,
+                settings.redact(message.title), settings.redact(message.body),
+                json.dumps(list(message.event_ids)), now,
+            ))
+    conn.executemany(
+        "INSERT INTO outbox (created_at, url_key, url_label, notify_type, title, body,"
+        " event_ids, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return len(rows)
+
+
+def retry_outbox(
+    settings: Settings, store: Store, now: float, send: Send = apprise_send
+) -> int:
+    """Send every due outbox row once; returns how many were delivered.
+
+    The daemon calls this on a timer (it blocks while sending: run it in a thread); every CLI
+    command that records a run calls it too.
+    """
+    by_key = {d.key: d for d in destinations(settings)} if settings.alerts.urls else {}
+    timeout = settings.alerts.timeout
+    failed_keys: set[str] = set()
+    delivered = 0
+    while (row := _claim_next(store, now, timeout + 60.0, failed_keys)) is not None:
+        destination = by_key.get(row["url_key"])
+        if destination is None:
+            _give_up(store, row["id"], now, "URL no longer in alerts.urls")
+            continue
+        message = Message(row["title"], row["body"], row["notify_type"])
+        error = send(destination, message, timeout)
+        metrics.observe_notification(error is None)
+        if error is None:
+            _mark_delivered(store, row["id"], now)
+            delivered += 1
+            continue
+        # One failure per URL per pass: the rest of its rows wait for the next pass.
+        failed_keys.add(row["url_key"])
+        _mark_failed(store, row, now, settings.redact(error), settings.alerts.outbox_max_age)
+    metrics.set_outbox_depth(outbox_depth(store))
+    return delivered
+
+
+def _claim_next(
+    store: Store, now: float, lease: float, skip_keys: set[str]
+) -> dict[str, Any] | None:
+    skip = ",".join("?" * len(skip_keys))
+    with store.transaction():
+        row = next(iter(store.db.query(
+            "SELECT * FROM outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL"
+            " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)"
+            f" AND url_key NOT IN ({skip}) ORDER BY id LIMIT 1",
+            [now, now, *sorted(skip_keys)],
+        )), None)
+        if row is not None:
+            store.conn.execute(
+                "UPDATE outbox SET claimed_until = ? WHERE id = ?", (now + lease, row["id"])
+            )
+    return row
+
+
+def _mark_delivered(store: Store, row_id: int, now: float) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, claimed_until = NULL,"
+            " last_error = NULL WHERE id = ?",
+            (now, row_id),
+        )
+
+
+def _mark_failed(
+    store: Store, row: dict[str, Any], now: float, error: str, max_age: float
+) -> None:
+    attempts = row["attempts"] + 1
+    if now - row["created_at"] >= max_age:
+        error = f"gave up after {attempts} attempts over {format_duration(max_age)}: {error}"
+        _give_up(store, row["id"], now, error, attempts)
+        return
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ?,"
+            " claimed_until = NULL WHERE id = ?",
+            (attempts, error, now + backoff(attempts), row["id"]),
+        )
+
+
+def _give_up(
+    store: Store, row_id: int, now: float, error: str, attempts: int | None = None
+) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE outbox SET abandoned_at = ?, last_error = ?, claimed_until = NULL,"
+            " attempts = COALESCE(?, attempts) WHERE id = ?",
+            (now, error, attempts, row_id),
+        )
+
+
+def outbox_depth(store: Store) -> int:
+    """Messages still waiting for delivery."""
+    row = store.conn.execute(
+        "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL"
+    ).fetchone()
+    return int(row[0])
+
+
+def outbox_rows(store: Store, since: float) -> list[dict[str, Any]]:
+    """Outbox rows created since `since`, oldest first (no URL in them, only labels)."""
+    return list(store.db.query(
+        "SELECT id, created_at, url_label, title, event_ids, attempts, last_error,"
+        " delivered_at, abandoned_at FROM outbox WHERE created_at >= ? ORDER BY id",
+        [since],
+    ))
+
+
+def send_test(
+    settings: Settings, tag: str | None = None, send: Send = apprise_send
+) -> list[tuple[Destination, str | None]]:
+    """Send a test message to every URL (or those tagged `tag`): each with its outcome."""
+    origin = Origin.here(settings)
+    message = Message(
+        f"opsd test message ({origin.name})",
+        f"This is a test from opsd on **{origin.host}**: if you read it, alerts reach you.",
+        "info",
+    )
+    chosen = [d for d in destinations(settings) if tag is None or tag.lower() in d.tags]
+    outcomes = []
+    for destination in chosen:
+        error = send(destination, message, settings.alerts.timeout)
+        metrics.observe_notification(error is None)
+        outcomes.append((destination, None if error is None else settings.redact(error)))
+    return outcomes

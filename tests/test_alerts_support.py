@@ -1,0 +1,83 @@
+"""Real receivers for alert tests: an HTTP webhook (Apprise `json://`) and an SMTP server
+(aiosmtpd, Apprise `mailto://`), both on 127.0.0.1, recording what arrives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+from conftest import free_port
+
+
+class Webhook:
+    """An HTTP server collecting JSON POST bodies; `stop()` and `start()` simulate an outage."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[dict] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    def titles(self) -> list[str]:
+        return [m["title"] for m in self.received]
+
+    def start(self) -> None:
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@dataclass
+class Mailbox:
+    """An aiosmtpd server collecting messages (subject and plain-text body)."""
+
+    port: int = field(default_factory=free_port)
+    messages: list[email.message.EmailMessage] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return (
+            f"mailto://127.0.0.1:{self.port}?to=oncall@example.com&from=opsd@example.com"
+            "&mode=insecure"
+        )
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.messages]
+
+    async def handle_DATA(self, server: object, session: object, envelope) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+    def start(self) -> Controller:
+        controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        controller.start()
+        return controller
