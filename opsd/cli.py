@@ -124,9 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--rate", type=float, help="requests/second before 429 (default 3)")
-    p.add_argument("--burst", type=int, help="token bucket size")
+    p.add_argument("--burst", type=int, help="token bucket size (default 10)")
     p.add_argument("--latency", help="added latency per request, e.g. 200ms")
-    p.add_argument("--fault", help="error mode: 500, 502, 503, 529, 429, hang, unauthorized")
+    p.add_argument("--fault", help="error mode for every request: 401, 429, 500, 502, 503, 504, "
+                                   "529, unauthorized or hang (change it at run time via "
+                                   "POST /__sandbox/...)")
     _handler(p, "opsd.commands.sandbox:cmd_sandbox")
 
     p = verbs.add_parser("demo", help="start the sandbox and run opsd against it")

@@ -14,7 +14,7 @@ from opsd.redact import redact_secret
 if TYPE_CHECKING:  # the sandbox is imported lazily, so `opsd --help` stays fast
     from opsd.sandbox import Sandbox
 
-FAULTS = ("500", "502", "503", "504", "529", "429", "401", "unauthorized", "hang")
+FAULTS = ("401", "429", "500", "502", "503", "504", "529", "unauthorized", "hang")
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
