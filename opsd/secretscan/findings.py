@@ -1,0 +1,114 @@
+"""What a scan reports: findings (never the secret itself) and the scan's totals."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from opsd.redact import redact_secret
+
+Verdict = Literal["live", "revoked", "unknown"]
+Severity = Literal["CRITICAL", "WARNING", "INFO"]
+
+
+def fingerprint(rule: str, secret: str) -> str:
+    """sha256 of (rule, secret): stable when lines move, the same on every machine."""
+    return hashlib.sha256(f"{rule}\0{secret}".encode()).hexdigest()
+
+
+@dataclasses.dataclass
+class Finding:
+    """One secret at one place. `secret` lives in memory only (for verification)."""
+
+    rule: str
+    path: str
+    line: int
+    column: int
+    fingerprint: str
+    preview: str
+    secret: SecretStr | None = dataclasses.field(default=None, repr=False, compare=False)
+    new: bool = True
+    severity: Severity = "INFO"
+    verdict: Verdict | None = None
+    note: str = ""
+
+    @classmethod
+    def of(cls, rule: str, secret: str, path: str, line: int, column: int) -> Finding:
+        """A finding for `secret`, with its fingerprint and redacted preview."""
+        return cls(
+            rule=rule, path=path, line=line, column=column,
+            fingerprint=fingerprint(rule, secret), preview=redact_secret(secret),
+            secret=SecretStr(secret),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `opsd scan --json` (no secret, ever)."""
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "fingerprint": self.fingerprint,
+            "preview": self.preview,
+            "new": self.new,
+            "severity": self.severity,
+        }
+        if self.verdict is not None:
+            data["verdict"] = self.verdict
+        if self.note:
+            data["note"] = self.note
+        return data
+
+    def cached(self) -> dict[str, Any]:
+        """What the incremental cache keeps of a finding: position and identity only."""
+        return {
+            "rule": self.rule, "line": self.line, "column": self.column,
+            "fingerprint": self.fingerprint, "preview": self.preview,
+        }
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any], path: str) -> Finding:
+        return cls(path=path, **data)
+
+
+@dataclasses.dataclass
+class Problem:
+    """A file that could not be scanned, or a file holding secrets with loose permissions."""
+
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclasses.dataclass
+class ScanReport:
+    """Everything one scan saw."""
+
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    errors: list[Problem] = dataclasses.field(default_factory=list)
+    permissions: list[Problem] = dataclasses.field(default_factory=list)
+    files_scanned: int = 0
+    files_read: int = 0
+    bytes_scanned: int = 0
+    seconds: float = 0.0
+
+    @property
+    def new_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.new]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object `opsd scan --json` prints."""
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "files_scanned": self.files_scanned,
+            "files_read": self.files_read,
+            "bytes_scanned": self.bytes_scanned,
+            "seconds": round(self.seconds, 3),
+            "errors": [e.to_dict() for e in self.errors],
+            "permissions": [p.to_dict() for p in self.permissions],
+        }

@@ -1,0 +1,221 @@
+"""Matching: the rules over one file's bytes -> hits (rule, secret, line, column). Pure.
+
+Speed: each pattern starts with a literal, so `re` finds candidates with its fast literal
+search; the cost per file is a handful of passes at memory speed plus a little work per
+candidate. Positions are turned into line and column only for the few real hits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from opsd.secretscan.rules import RULES, Rule
+
+ALLOW_MARKER = b"opsd:allow"
+_ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_DIGITS = frozenset(b"0123456789")
+_KEY_CHARACTERS = _ALNUM | frozenset(b"_-.")
+
+# Substrings (lower case) of documentation values, templates and masked values.
+PLACEHOLDERS = (
+    "xxxx", "changeme", "change_me", "change-me", "placeholder", "example", "your_", "your-",
+    "yourtoken", "redacted", "dummy", "sample", "****", "...", "…", "${", "{{", "%(", "$(",
+    "<", ">",
+)
+# Generic rules only: a value naming what it stands for is an example, not a secret.
+_GENERIC_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "test")
+# Parts of a key name that say its value is not a credential (`token_url`, `password_hash`).
+_NOT_SECRET_KEY_PARTS = frozenset({
+    "url", "uri", "file", "path", "type", "name", "len", "length", "count", "expiry",
+    "expires", "expiration", "ttl", "hash", "hashed", "header", "field", "prompt", "policy",
+    "endpoint", "dir", "timeout", "format", "label", "pattern", "regex", "size", "version",
+    "id", "ids", "env", "var", "limit", "min", "max", "reset", "validity", "lifetime",
+})
+# Key names before the keyword that mark pagination cursors and session nonces.
+_NOT_SECRET_KEY_PREFIXES = frozenset({
+    "page", "next", "continuation", "sync", "cursor", "csrf", "xsrf", "max", "num", "min",
+})
+_UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_CODE_REFERENCE = re.compile(rb"[A-Za-z_$][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_KEY_SEPARATORS = re.compile(r"[_.\-]")
+_WHITESPACE = re.compile(rb"\s+|\\[nr]")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A secret found in a file's bytes (1-based line and character column)."""
+
+    rule: str
+    secret: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rule: Rule
+    start: int  # the secret's span, for overlaps
+    end: int
+    position: int  # where the finding is reported (a PEM key: its BEGIN line)
+    secret: bytes
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[bytes]:
+    return re.compile(pattern.encode())
+
+
+def scan_bytes(data: bytes, *, max_line_length: int = 16384) -> list[Hit]:
+    """Every secret in `data`, in file order; specific rules win over generic ones."""
+    lowered = data.lower() if any(rule.lowercase for rule in RULES) else data
+    candidates: list[_Candidate] = []
+    for rule in RULES:
+        text = lowered if rule.lowercase else data
+        if any(keyword in text for keyword in rule.keywords):
+            candidates.extend(_candidates(rule, text, data))
+    kept = _resolve_overlaps(candidates)
+    return list(_locate(data, kept, max_line_length))
+
+
+def _candidates(rule: Rule, text: bytes, original: bytes) -> Iterator[_Candidate]:
+    for pattern in rule.patterns:
+        for match in _compiled(pattern).finditer(text):
+            if rule.boundary and not _left_boundary(text, match.start()):
+                continue
+            group = "secret" if "secret" in match.re.groupindex else 0
+            start, end = match.span(group)
+            secret = original[start:end]
+            if rule.multiline:
+                secret = _WHITESPACE.sub(b"", secret)
+            if _plausible(rule, secret, match, original):
+                position = match.start() if rule.multiline else start
+                yield _Candidate(rule, start, end, position, secret)
+
+
+def _left_boundary(text: bytes, start: int) -> bool:
+    """A token must not continue a word, except after an escape (`\\n`) or `%3D`."""
+    if start == 0 or text[start - 1] not in _ALNUM:
+        return True
+    if start >= 2 and text[start - 2] == 0x5C:  # backslash: JSON/C escape such as \n
+        return True
+    return start >= 3 and text[start - 3] == 0x25 and text[start - 2] in _HEX  # URL-encoded
+
+
+def _plausible(rule: Rule, secret: bytes, match: re.Match[bytes], original: bytes) -> bool:
+    """Does `secret` look like a real secret rather than a placeholder, hash or code?"""
+    lowered = secret.decode("latin-1").lower()
+    if any(p in lowered for p in PLACEHOLDERS) or _has_run(secret, 6):
+        return False
+    if entropy(secret) < rule.entropy:
+        return False
+    if not rule.generic:
+        return True
+    if any(word in lowered for word in _GENERIC_WORDS) or _looks_like_hash(secret):
+        return False
+    if "key" in match.re.groupindex and not _assignment_plausible(match, secret, original):
+        return False
+    return _character_classes(secret) >= 2 or len(secret) >= 20
+
+
+def _assignment_plausible(match: re.Match[bytes], secret: bytes, original: bytes) -> bool:
+    """`<key> = <value>`: the key names a credential and the value is a literal, not code."""
+    key = match.group("key").decode("latin-1")
+    if key and key[0] not in "_.-":
+        return False  # `tokenizer`, `passage`, `secretary`
+    if _NOT_SECRET_KEY_PARTS.intersection(_KEY_SEPARATORS.split(key)):
+        return False
+    if _key_prefix(match.string, match.start()) in _NOT_SECRET_KEY_PREFIXES:
+        return False
+    quote = match.group("quote")
+    end = match.end("secret")
+    if quote is not None:
+        return original[end:end + len(quote)] == quote
+    if original[end:end + 1] in (b"(", b"[", b"{", b"<", b">"):
+        return False  # a call or an expression
+    return not _is_code_reference(secret)
+
+
+def _is_code_reference(value: bytes) -> bool:
+    """`settings.SECRET_KEY`, `refresh_token`: an unquoted name, not a literal value."""
+    if _CODE_REFERENCE.fullmatch(value) is None or any(c in _DIGITS for c in value):
+        return False
+    return b"." in value or b"_" in value or value.islower()
+
+
+def _key_prefix(text: bytes, start: int) -> str:
+    """The word part just before a keyword (`next_` in `next_page_token` gives `page`)."""
+    begin = start
+    while begin > 0 and start - begin < 40 and text[begin - 1] in _KEY_CHARACTERS:
+        begin -= 1
+    parts = [p for p in _KEY_SEPARATORS.split(text[begin:start].decode("latin-1")) if p]
+    return parts[-1] if parts else ""
+
+
+def _looks_like_hash(value: bytes) -> bool:
+    """UUIDs, git object names (40 hex) and `sha512-` integrity strings are not secrets."""
+    if _UUID.fullmatch(value):
+        return True
+    if len(value) == 40 and all(c in _HEX for c in value):
+        return True
+    return value.startswith((b"sha1-", b"sha256-", b"sha384-", b"sha512-"))
+
+
+def _character_classes(value: bytes) -> int:
+    lower = any(97 <= c <= 122 for c in value)
+    upper = any(65 <= c <= 90 for c in value)
+    digit = any(48 <= c <= 57 for c in value)
+    other = any(c not in _ALNUM for c in value)
+    return lower + upper + digit + other
+
+
+def _has_run(value: bytes, length: int) -> bool:
+    """A run of `length` consecutive characters (`abcdef`, `123456`) marks a made-up value."""
+    run = 1
+    for previous, current in itertools.pairwise(value):
+        run = run + 1 if current == previous + 1 else 1
+        if run >= length:
+            return True
+    return False
+
+
+def entropy(value: bytes) -> float:
+    """Shannon entropy in bits per character."""
+    if not value:
+        return 0.0
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in Counter(value).values())
+
+
+def _resolve_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
+    """One secret per span: a specific rule beats a generic one, the earlier rule wins ties."""
+    ordered = sorted(candidates, key=lambda c: (c.rule.generic, RULES.index(c.rule), c.start))
+    kept: list[_Candidate] = []
+    for candidate in ordered:
+        if not any(c.start < candidate.end and candidate.start < c.end for c in kept):
+            kept.append(candidate)
+    return kept
+
+
+def _locate(data: bytes, candidates: list[_Candidate], max_line_length: int) -> Iterator[Hit]:
+    """Line and column of each candidate; drops those on `opsd:allow` or overlong lines."""
+    line, counted_to = 1, 0
+    for candidate in sorted(candidates, key=lambda c: c.position):
+        position = candidate.position
+        line += data.count(b"\n", counted_to, position)
+        counted_to = position
+        line_start = data.rfind(b"\n", 0, position) + 1
+        line_end = data.find(b"\n", position)
+        line_end = len(data) if line_end < 0 else line_end
+        if line_end - line_start > max_line_length:
+            continue
+        if ALLOW_MARKER in data[line_start:line_end]:
+            continue
+        column = len(data[line_start:position].decode("utf-8", "replace")) + 1
+        yield Hit(candidate.rule.id, candidate.secret.decode("utf-8", "replace"), line, column)
