@@ -389,11 +389,46 @@ class EndpointConfig(TransportConfig):
 
 
 class SecretsConfig(Section):
-    paths: list[Path] = Field(default_factory=list, description="Default roots for `opsd scan`.")
-    allowlist: list[str] = Field(default_factory=list, description="Path globs never reported.")
-    baseline: Path | None = None
-    verify: bool = True
-    max_file_size: int = Field(5 * 1024 * 1024, gt=0)
+    """[secrets]: the secret scanner (`opsd scan` and the `secrets.scan` check kind)."""
+
+    root: Path | None = Field(
+        None, description="Directory of the monitored integration: relative paths of "
+        "secrets.scan entries resolve against it (default: the working directory).",
+    )
+    paths: list[Path] = Field(
+        default_factory=list, description="Roots for `opsd scan` without PATH and for "
+        "secrets.scan entries without paths.",
+    )
+    globs: list[str] = Field(
+        default_factory=list, description="Only files whose name or relative path matches "
+        "one of these globs (default: every text file).",
+    )
+    excludes: list[str] = Field(
+        default_factory=list, description="Globs of files and directories never read (on "
+        "top of .git, node_modules, lock files and binaries).",
+    )
+    allowlist: list[str] = Field(
+        default_factory=list, description="Path globs whose findings are never reported "
+        "(test fixtures, documentation).",
+    )
+    baseline: Path | None = Field(
+        None, description="Accepted findings, written by `opsd scan --update-baseline FILE`: "
+        "only findings not in it are new.",
+    )
+    verify: bool = Field(
+        True, description="Try each new Notion token found against GET /v1/users/me: "
+        "live is CRITICAL, revoked WARNING.",
+    )
+    audit_permissions: bool = Field(
+        True, description="Report config and .env files holding a secret that are group- "
+        "or world-readable (WARNING).",
+    )
+    max_file_size: int = Field(
+        5 * 1024 * 1024, gt=0, description="Bytes; larger files are skipped.",
+    )
+    max_line_length: int = Field(
+        16384, gt=0, description="Bytes; findings on longer lines (minified bundles) are ignored.",
+    )
 
 
 # --- the whole file -------------------------------------------------------------------------
@@ -577,6 +612,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.storage.backup_dir = resolve(settings.storage.backup_dir)
     settings.scheduler.playbooks_dir = resolve(settings.scheduler.playbooks_dir)
     settings.secrets.paths = [resolve(p) for p in settings.secrets.paths]  # type: ignore[misc]
+    settings.secrets.root = resolve(settings.secrets.root)
     settings.secrets.baseline = resolve(settings.secrets.baseline)
     for transport in [*settings.caches, *settings.apps, *settings.endpoints]:
         transport.ca_file = resolve(transport.ca_file)

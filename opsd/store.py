@@ -157,7 +157,34 @@ MIGRATIONS: dict[str, list[Migration]] = {
         CREATE INDEX outbox_due ON outbox (delivered_at, abandoned_at, next_attempt_at);
         """,
     ],
-    "secrets": [],
+    "secrets": [
+        # The incremental cache of the secret scanner and the findings it has seen. Neither
+        # ever holds a secret: findings are fingerprints (sha256) and redacted previews.
+        """
+        CREATE TABLE secret_files (
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            ruleset TEXT NOT NULL,
+            findings TEXT NOT NULL DEFAULT '[]',
+            scanned_at REAL NOT NULL
+        );
+        CREATE TABLE secret_findings (
+            fingerprint TEXT NOT NULL,
+            path TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            column INTEGER NOT NULL,
+            preview TEXT NOT NULL,
+            verdict TEXT,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            PRIMARY KEY (fingerprint, path)
+        );
+        CREATE INDEX secret_findings_last_seen ON secret_findings (last_seen);
+        """,
+    ],
 }
 
 

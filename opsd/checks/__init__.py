@@ -38,6 +38,7 @@ CHECK_MODULES = (
     "opsd.checks.http",
     "opsd.checks.app",
     "opsd.checks.notion",
+    "opsd.checks.secrets",
 )
 
 
