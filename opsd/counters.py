@@ -102,16 +102,30 @@ def enough_traffic(count: float, minimum: int) -> bool:
     return count > 0 and count >= minimum
 
 
-def too_little_traffic(
-    count: float, noun: str, measured: Interval, minimum: int, details: dict[str, Any]
+def judge_ratio(
+    measured: Interval,
+    part: float,
+    whole: float,
+    noun: str,
+    minimum: int,
+    details: dict[str, Any],
+    summary: Callable[[float], str],
 ) -> Result:
-    """OK without a value: a ratio of a handful of events would only raise false alarms."""
-    return Result(
-        Status.OK,
-        f"not enough traffic to judge: {count:.0f} {noun} {measured.describe()} "
-        f"(minimum {minimum})",
-        details=details,
-    )
+    """OK with `part / whole` as its value and `summary(value)`; with fewer than `minimum`
+    `noun` (e.g. lookups) OK without a value, since a ratio of a handful of events would only
+    raise false alarms. The thresholds are the runner's to apply."""
+    details = {
+        **details, **measured.deltas, noun: whole, **measured.as_details(), f"min_{noun}": minimum,
+    }
+    value = ratio(part, whole)
+    if value is None or not enough_traffic(whole, minimum):
+        return Result(
+            Status.OK,
+            f"not enough traffic to judge: {whole:.0f} {noun} {measured.describe()} "
+            f"(minimum {minimum})",
+            details=details,
+        )
+    return Result(Status.OK, summary(value), value=value, details=details)
 
 
 def advance(

@@ -5,16 +5,9 @@ from __future__ import annotations
 from opsd.checks import check
 from opsd.config import AppConfig
 from opsd.context import Context
-from opsd.counters import (
-    Interval,
-    Sample,
-    advance,
-    enough_traffic,
-    ratio,
-    too_little_traffic,
-)
+from opsd.counters import Interval, Sample, advance, enough_traffic, judge_ratio
 from opsd.playbooks import CheckSpec
-from opsd.results import Result, Status
+from opsd.results import Result
 from opsd.sources import display_url, each_target, read
 
 
@@ -36,16 +29,8 @@ async def error_rate(spec: CheckSpec, ctx: Context) -> list[Result]:
 def judge_error_rate(measured: Interval, min_requests: int, details: dict) -> Result:
     """The error-rate result of one interval (pure); too little traffic is OK without a value."""
     errors, requests = measured.deltas["errors"], measured.deltas["requests"]
-    details = {
-        **details, "errors": errors, "requests": requests, **measured.as_details(),
-        "min_requests": min_requests,
-    }
-    if not enough_traffic(requests, min_requests):
-        return too_little_traffic(requests, "requests", measured, min_requests, details)
-    value = ratio(errors, requests)
-    return Result(
-        Status.OK,
-        f"{value:.2%} errors {measured.describe()} ({errors:.0f} of {requests:.0f} requests)",
-        value=value,
-        details=details,
+    return judge_ratio(
+        measured, errors, requests, "requests", min_requests, details,
+        lambda value: f"{value:.2%} errors {measured.describe()} "
+        f"({errors:.0f} of {requests:.0f} requests)",
     )

@@ -7,14 +7,7 @@ from pydantic import Field
 from opsd.checks import Params, check
 from opsd.config import CacheConfig
 from opsd.context import Context
-from opsd.counters import (
-    Interval,
-    Sample,
-    advance,
-    enough_traffic,
-    ratio,
-    too_little_traffic,
-)
+from opsd.counters import Interval, Sample, advance, enough_traffic, judge_ratio
 from opsd.durations import Duration, format_duration
 from opsd.errors import CheckError
 from opsd.playbooks import CheckSpec
@@ -63,19 +56,10 @@ def _lookups(measured: Interval) -> float:
 def judge_hit_rate(measured: Interval, min_lookups: int, details: dict) -> Result:
     """The hit-rate result of one interval (pure); too little traffic is OK without a value."""
     hits, misses = measured.deltas["hits"], measured.deltas["misses"]
-    lookups = hits + misses
-    details = {
-        **details, "hits": hits, "misses": misses, "lookups": lookups, **measured.as_details(),
-        "min_lookups": min_lookups,
-    }
-    if not enough_traffic(lookups, min_lookups):
-        return too_little_traffic(lookups, "lookups", measured, min_lookups, details)
-    value = ratio(hits, lookups)
-    return Result(
-        Status.OK,
-        f"{value:.1%} hit rate {measured.describe()} ({hits:.0f} hits, {misses:.0f} misses)",
-        value=value,
-        details=details,
+    return judge_ratio(
+        measured, hits, hits + misses, "lookups", min_lookups, details,
+        lambda value: f"{value:.1%} hit rate {measured.describe()} "
+        f"({hits:.0f} hits, {misses:.0f} misses)",
     )
 
 
