@@ -39,9 +39,12 @@ async def scan(spec: CheckSpec, ctx: Context) -> Result:
     """Scan the entry's paths; value = new findings. Live or misplaced Notion token: CRITICAL."""
     params: ScanParams = spec.params  # type: ignore[assignment]
     config = ctx.settings.secrets
-    roots = [_resolve(path, config) for path in (params.paths or config.paths)]
-    if not roots:
+    paths = params.paths or config.paths
+    if not paths:
         return skipped("no paths to scan: give the entry paths, or set secrets.paths")
+    if config.root is None and any(not p.expanduser().is_absolute() for p in paths):
+        return skipped("relative paths need secrets.root, the integration's directory")
+    roots = [_resolve(path, config) for path in paths]
     present = [root for root in roots if root.exists()]
     missing = [str(root) for root in roots if not root.exists()]
     if not present:
@@ -67,9 +70,7 @@ async def scan(spec: CheckSpec, ctx: Context) -> Result:
 
 def _resolve(path: Path, config: SecretsConfig) -> Path:
     path = path.expanduser()
-    if path.is_absolute():
-        return path
-    return (config.root or Path.cwd()) / path
+    return path if path.is_absolute() or config.root is None else config.root / path
 
 
 def judge(report: ScanReport, missing: list[str]) -> Result:
