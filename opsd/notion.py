@@ -392,7 +392,7 @@ class _RecordingTransport(httpx.AsyncBaseTransport):
             if status >= 400:
                 body = (await response.aread()).decode("utf-8", "replace")
                 error = error_code(body) or "non_json"
-                retry_after = parse_retry_after(response.headers.get("retry-after"), sent_at)
+                retry_after = parse_retry_after(response.headers.get("retry-after"), self.clock())
             return response
         except httpx.TimeoutException:
             error = "timeout"
@@ -584,7 +584,9 @@ class NotionService:
             if delay is None or number == self.config.max_retries:
                 raise outcome
             if self.monotonic() + delay > deadline:
-                raise outcome.noted("no retry: the check's deadline comes first")
+                if outcome.kind == "rate_limited":
+                    raise outcome.noted("waiting that long would pass the check's deadline")
+                raise outcome
             log.info("notion %s, retry %d in %.1fs", outcome.kind, number + 1, delay)
             slept = 0.0
             if outcome.kind == "rate_limited":

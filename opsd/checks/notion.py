@@ -423,6 +423,9 @@ class CountParams(Params):
         None, description="A Notion filter (JSON text or a TOML table); '{today}' is replaced "
         "by today's date in scheduler.timezone.",
     )
+    data_source: str | None = Field(
+        None, description="Only this data source of the database (2025-09-03); default: all."
+    )
     max_pages: int = Field(50, ge=1, description="At most this many result pages of 100.")
 
     @field_validator("filter", mode="before")
@@ -466,6 +469,10 @@ async def count(spec: CheckSpec, ctx: Context) -> Result:
     deadline = svc.deadline(spec.timeout)
     try:
         sources = await svc.sources(db.id, deadline=deadline, with_schema=False)
+        if params.data_source is not None:
+            sources = [s for s in sources if s.name == params.data_source]
+            if not sources:
+                raise CheckError(f"{db.name} has no data source {params.data_source!r}")
         counts = {s.name: await _count_pages(svc, s, body, params.max_pages, deadline)
                   for s in sources}
     except NotionError as exc:
