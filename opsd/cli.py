@@ -15,7 +15,17 @@ EXIT_UNKNOWN = 3
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit 3 (the Nagios UNKNOWN code)."""
+    """argparse, but a usage error is one line and exit 3 (the Nagios UNKNOWN code).
+
+    Subcommands accept `--config` too, so `opsd config check --config X` works as well as
+    `opsd --config X config check`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.prog != "opsd":
+            self.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                              help="config file (same as before the command)")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message} (see --help)\n")

@@ -393,7 +393,7 @@ class SecretsConfig(Section):
 
     root: Path | None = Field(
         None, description="Directory of the monitored integration: relative paths of "
-        "secrets.scan entries resolve against it (default: the working directory).",
+        "secrets.scan entries resolve against it (unset: such entries are SKIPPED).",
     )
     paths: list[Path] = Field(
         default_factory=list, description="Roots for `opsd scan` without PATH and for "
@@ -569,6 +569,7 @@ def load_settings(
     label = config_file.name if config_file else "config"
     if config_file is not None:
         _check_toml(config_file)
+        config_file = config_file.resolve()
 
     class _Loaded(Settings):
         settings_customise_sources = classmethod(_sources(config_file, env))  # type: ignore[assignment]
@@ -577,7 +578,8 @@ def load_settings(
         loaded = _Loaded()
     except ValidationError as exc:
         raise ConfigError(_problems(exc, label, env)) from None
-    settings = Settings.model_construct(**{name: getattr(loaded, name) for name in Settings.model_fields})
+    values = {name: getattr(loaded, name) for name in Settings.model_fields}
+    settings = Settings.model_construct(**values)
     settings._config_file = config_file  # type: ignore[attr-defined]
     return _resolve_paths(settings, config_file.parent if config_file else Path.cwd())
 
