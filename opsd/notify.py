@@ -297,11 +297,13 @@ def retry_outbox(
     The daemon calls this on a timer (it blocks while sending: run it in a thread); every CLI
     command that records a run calls it too.
     """
-    by_key = {d.key: d for d in destinations(settings)} if settings.alerts.urls else {}
+    by_key: dict[str, Destination] | None = None  # parsed on first use: Apprise loads slowly
     timeout = settings.alerts.timeout
     failed_keys: set[str] = set()
     delivered = 0
     while (row := _claim_next(store, now, timeout + 60.0, failed_keys)) is not None:
+        if by_key is None:
+            by_key = {d.key: d for d in destinations(settings)}
         destination = by_key.get(row["url_key"])
         if destination is None:
             _give_up(store, row["id"], now, "URL no longer in alerts.urls")
