@@ -53,6 +53,7 @@ BACKOFF_CAP = 8.0  # the exponential backoff never waits longer than this
 RETRY_AFTER_JITTER = 0.1  # up to 10 % on top of Retry-After, so clients do not return in step
 DEADLINE_MARGIN = 0.1  # share of a check's timeout kept free so our own timeout fires first
 PRUNE_EVERY = 3600.0  # seconds between deletions of old request-log rows
+SOURCES_TTL = 600.0  # how long a database's list of data sources is reused for queries
 
 _ID_SEGMENT = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                          r"[0-9a-fA-F]{12}$")
@@ -477,6 +478,7 @@ class NotionService:
             log_level=logging.ERROR,  # its warnings would repeat what we record and log
         )
         self._has_token = token is not None
+        self._sources: dict[str, tuple[float, list[Source]]] = {}
         self.prune()
 
     @property
@@ -536,7 +538,21 @@ class NotionService:
     async def sources(
         self, database_id: str, *, deadline: float, with_schema: bool = True
     ) -> list[Source]:
-        """What a database holds, per Notion-Version: itself (2022-06-28) or its data sources."""
+        """What a database holds, per Notion-Version: itself (2022-06-28) or its data sources.
+
+        Without `with_schema` (to query, not to validate) a list read in the last
+        SOURCES_TTL seconds is reused: every-minute latency probes need no retrieval each time.
+        """
+        cached = self._sources.get(database_id)
+        if not with_schema and cached and cached[0] > self.monotonic():
+            return cached[1]
+        sources = await self._read_sources(database_id, deadline, with_schema)
+        self._sources[database_id] = (self.monotonic() + SOURCES_TTL, sources)
+        return sources
+
+    async def _read_sources(
+        self, database_id: str, deadline: float, with_schema: bool
+    ) -> list[Source]:
         database = (await self.retrieve_database(database_id, deadline=deadline)).body
         if self.version == "2022-06-28":
             return [Source(_plain_title(database), f"databases/{database_id}/query",

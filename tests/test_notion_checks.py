@@ -213,17 +213,21 @@ def test_count_matches_the_filter_and_today_placeholder(sandbox: Sandbox) -> Non
     assert every.value == 84
 
 
-def test_count_with_an_unknown_database_or_bad_filter_is_unknown(sandbox: Sandbox) -> None:
+def test_unconfigured_database_is_skipped_and_a_bad_filter_is_unknown(sandbox: Sandbox) -> None:
     results = by_check(run_entries(
         settings_for(sandbox),
         {"name": "nope", "kind": "notion.count", "database": "nope"},
         {"name": "bad", "kind": "notion.count", "database": "bottlenecks",
          "filter": {"property": "No Such", "select": {"equals": "x"}}},
+        {"name": "elsewhere", "kind": "notion.schema", "target": "nope"},
     ))
-    nope = results[("nope", "")]
-    assert nope.status is Status.UNKNOWN
-    assert nope.summary.startswith("database 'nope' is not in notion.databases (known: ")
-    assert results[("bad", "bottlenecks")].status is Status.UNKNOWN
+    for name in ("nope", "elsewhere"):
+        skipped = results[(name, "")]
+        assert skipped.status is Status.SKIPPED
+        assert skipped.summary == "database 'nope' is not configured in notion.databases"
+    bad = results[("bad", "bottlenecks")]
+    assert bad.status is Status.UNKNOWN
+    assert "Could not find property with name or id: No Such" in bad.summary
 
 
 def test_the_limiter_keeps_a_burst_of_requests_under_the_sandbox_limit() -> None:

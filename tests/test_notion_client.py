@@ -331,3 +331,31 @@ def test_old_request_log_rows_are_pruned_when_the_service_starts() -> None:
     service([httpx.Response(200, json=BOT)], clock, store=store)
     times = [r[0] for r in store.conn.execute("SELECT time FROM notion_requests")]
     assert times == [wall - retention + 60]
+
+
+def test_data_sources_are_reused_for_queries_but_reread_for_schemas() -> None:
+    clock = FakeClock()
+    seen: list[httpx.Request] = []
+    database = {"object": "database", "title": [{"plain_text": "Tasks"}],
+                "data_sources": [{"id": DB_ID, "name": "Tasks"}]}
+    source = {"object": "data_source", "properties": {"Name": {"type": "title"}}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=database if "/databases/" in request.url.path else source)
+
+    svc = NotionService(
+        NotionConfig(token=CANARY, base_url="http://notion.test", rate_limit=1000, burst=100),
+        transport=httpx.MockTransport(answer), monotonic=clock, sleep=clock.sleep,
+    )
+
+    async def go() -> None:
+        for _ in range(3):
+            [plain] = await svc.sources(DB_ID, deadline=clock() + 5, with_schema=False)
+            assert plain.query_path == f"data_sources/{DB_ID}/query"
+        [full] = await svc.sources(DB_ID, deadline=clock() + 5)
+        assert full.properties == {"Name": "title"}
+
+    run(go())
+    assert [endpoint_template(r.url.path) for r in seen] == [
+        "/v1/databases/{id}", "/v1/databases/{id}", "/v1/data_sources/{id}"]

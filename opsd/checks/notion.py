@@ -48,18 +48,16 @@ def failure(error: NotionError, target: str = "", **details: Any) -> Result:
 
 
 def configured_databases(spec: CheckSpec, ctx: Context) -> list[DatabaseConfig]:
-    """The databases an entry looks at: all configured, or only `target`."""
-    databases = ctx.settings.notion.databases
-    if spec.target is None:
-        return list(databases)
-    chosen = [db for db in databases if db.name == spec.target]
-    if not chosen:
-        known = ", ".join(db.name for db in databases) or "none"
-        raise CheckError(f"target {spec.target!r} is not in notion.databases (known: {known})")
-    return chosen
+    """The databases an entry looks at: all configured, or only `target` (maybe none)."""
+    return [db for db in ctx.settings.notion.databases
+            if spec.target is None or db.name == spec.target]
 
 
-_NO_DATABASES = "no databases configured (notion.databases)"
+def not_configured(name: str | None) -> Result:
+    """SKIPPED: the entry names a database the configuration does not have (or there is none)."""
+    if name is None:
+        return skipped("no databases configured (notion.databases)")
+    return skipped(f"database {name!r} is not configured in notion.databases")
 
 
 # --- token format (no request) ------------------------------------------------------------------
@@ -135,7 +133,7 @@ async def access(spec: CheckSpec, ctx: Context) -> Result:
     """Value = the share of configured databases the integration can retrieve."""
     databases = configured_databases(spec, ctx)
     if not databases:
-        return skipped(_NO_DATABASES)
+        return not_configured(spec.target)
     svc: NotionService = ctx.notion
     deadline = svc.deadline(spec.timeout)
 
@@ -219,7 +217,7 @@ async def schema(spec: CheckSpec, ctx: Context) -> list[Result]:
     """One result per database (per data source under 2025-09-03); value = problems found."""
     databases = configured_databases(spec, ctx)
     if not databases:
-        return [skipped(_NO_DATABASES)]
+        return [not_configured(spec.target)]
     svc: NotionService = ctx.notion
     deadline = svc.deadline(spec.timeout)
 
@@ -260,7 +258,7 @@ async def latency(spec: CheckSpec, ctx: Context) -> list[Result]:
     """Times `samples` one-page queries per database, one after another; value = p95."""
     databases = configured_databases(spec, ctx)
     if not databases:
-        return [skipped(_NO_DATABASES)]
+        return [not_configured(spec.target)]
     svc: NotionService = ctx.notion
     deadline = svc.deadline(spec.timeout)
 
@@ -457,9 +455,7 @@ async def count(spec: CheckSpec, ctx: Context) -> Result:
     params: CountParams = spec.params  # type: ignore[assignment]
     db = next((d for d in ctx.settings.notion.databases if d.name == params.database), None)
     if db is None:
-        known = ", ".join(d.name for d in ctx.settings.notion.databases) or "none"
-        raise CheckError(f"database {params.database!r} is not in notion.databases "
-                         f"(known: {known})")
+        return not_configured(params.database)
     zone = zoneinfo.ZoneInfo(ctx.settings.scheduler.timezone)
     today = dt.datetime.fromtimestamp(ctx.now(), zone).date()
     body: dict[str, Any] = {"page_size": 100}
