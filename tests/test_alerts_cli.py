@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_alerts_support import Mailbox, Webhook
+from test_alerts_support import Mailbox, running_webhook
 
 
 @pytest.fixture
 def webhook():
-    hook = Webhook()
-    hook.start()
-    yield hook
-    hook.stop()
+    with running_webhook() as hook:
+        yield hook
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_alerts_support import Mailbox, Webhook
+from test_alerts_support import Mailbox, running_webhook
 
 from opsd import metrics
 from opsd.alerting import (
@@ -63,10 +63,8 @@ class Engine:
 
 @pytest.fixture
 def webhook():
-    hook = Webhook()
-    hook.start()
-    yield hook
-    hook.stop()
+    with running_webhook() as hook:
+        yield hook
 
 
 @pytest.fixture

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -81,3 +83,14 @@ class Mailbox:
         controller = Controller(self, hostname="127.0.0.1", port=self.port)
         controller.start()
         return controller
+
+
+@contextlib.contextmanager
+def running_webhook() -> Iterator[Webhook]:
+    """A started Webhook, stopped on exit."""
+    hook = Webhook()
+    hook.start()
+    try:
+        yield hook
+    finally:
+        hook.stop()
