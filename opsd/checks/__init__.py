@@ -34,6 +34,7 @@ CheckFunc = Callable[["CheckSpec", "Context"], Awaitable["Result | list[Result]"
 # Modules that register check kinds; imported on first use of the registry.
 CHECK_MODULES = (
     "opsd.checks.maintenance",
+    "opsd.checks.notion",
     "opsd.checks.cache",
     "opsd.checks.http",
     "opsd.checks.app",

@@ -198,7 +198,9 @@ def schema_result(db: DatabaseConfig, source: Source, target: str) -> Result:
     if not required:
         summary = "retrievable; no required_properties configured"
     elif not problems:
-        summary = f"all {len(required)} required properties present with the expected types"
+        summary = ("the required property is present with the expected type"
+                   if len(required) == 1 else
+                   f"all {len(required)} required properties present with the expected types")
     else:
         parts = []
         if missing:
@@ -321,7 +323,9 @@ def rate_limit_summary(rows: list[dict[str, Any]], start: float, end: float) -> 
         "rate_limited_share": len(limited) / len(rows) if rows else 0.0,
         "limited_seconds": round(blocked, 3),
         "limited_time_share": blocked / (end - start),
-        "waited_seconds": round(sum(r["waited"] for r in rows), 3),
+        "retry_after_seconds": round(sum(r["retry_after"] or 0.0 for r in limited), 3),
+        # Every wait before sending: opsd's own pacing, Retry-After pauses and backoff.
+        "queued_seconds": round(sum(r["waited"] for r in rows), 3),
         "retries": sum(1 for r in rows if r["attempt"] > 0),
     }
 
@@ -340,8 +344,8 @@ async def rate_limit(spec: CheckSpec, ctx: Context) -> Result:
     return Result(
         Status.OK,
         f"rate-limited {stats['limited_time_share']:.2%} of the last {span}: "
-        f"{stats['rate_limited']} of {stats['requests']} requests answered 429, "
-        f"{stats['waited_seconds']:.1f}s waited, {stats['retries']} retries",
+        f"{stats['rate_limited']} of {stats['requests']} requests answered 429 "
+        f"(Retry-After {stats['retry_after_seconds']:g}s in all), {stats['retries']} retries",
         value=stats["limited_time_share"],
         details={**stats, "window_seconds": spec.params.window},
     )
