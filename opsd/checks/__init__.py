@@ -38,7 +38,6 @@ CHECK_MODULES = (
     "opsd.checks.cache",
     "opsd.checks.http",
     "opsd.checks.app",
-    "opsd.checks.notion",
     "opsd.checks.secrets",
 )
 
