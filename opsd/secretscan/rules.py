@@ -1,19 +1,22 @@
 """The detection rules, as data: what each kind of secret looks like.
 
-Python's `re` only uses its fast literal search when a pattern starts with a literal, so every
-pattern here begins with one (`ntn_`, `AKIA`, `-----BEGIN`), and the character before a match
-is checked in code (`boundary`) instead of with `\\b` or a look-behind, which would turn the
-search into a slow byte-by-byte scan. `keywords` are the prefilter: a rule's patterns only run
-over a file that contains one of them.
+Speed: Python's `re` only uses its fast literal search when a pattern starts with a literal,
+and each search is a pass over the whole file. So every matcher names an `anchor` literal
+(`ntn_`, `AKIA`'s `A`, `://`); the scanner searches each distinct anchor once per file with a
+regex built from it and the `rest` of every matcher sharing it (`A(?:KIA…|Iza…)`), so only
+real candidates leave C, and then runs the matching rules' full patterns at those places.
+The character before a match is checked in code (`boundary`), not with `\\b` or a
+look-behind, which would turn the search into a slow byte-by-byte scan.
 
-A pattern's named group `secret` is the secret (the whole match when there is none). Patterns
-of rules with `lowercase=True` run over the lower-cased text (the secret itself is then taken,
-at the same offsets, from the original).
+A pattern's named group `secret` is the secret (the whole match when there is none).
+`folded` anchors are searched in the lower-cased text, as are the patterns of rules with
+`lowercase=True`; the secret itself is always taken, at the same offsets, from the original.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,16 +30,43 @@ _ASSIGN = (
     r"(?P<key>[a-z0-9_.\-]{0,24})(?:\\?[\"'])?[ \t]{0,4}(?:=>|:=|=(?!=)|:)[ \t]{0,4}"
     r"(?P<quote>\\?[\"'`])?(?P<secret>[^\s\"'`\\,;&<>(){}\[\]]{8,256})"
 )
+_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """`lead` + `anchor` (literals) + `rest` (a regex). The search starts at the anchor, so
+    the anchor should begin with a rare character (`cret` of `secret`, not `s`)."""
+
+    anchor: str
+    rest: str
+    lead: str = ""
+    folded: bool = False
+
+    @property
+    def pattern(self) -> str:
+        """The full pattern, matched where the anchor was found (minus the lead)."""
+        return re.escape(self.lead + self.anchor) + self.rest
+
+    @property
+    def bare_rest(self) -> str:
+        """`rest` without named groups, to be joined with the rest of other matchers."""
+        return _GROUP.sub("(?:", self.rest)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One kind of secret."""
+    """One kind of secret: its matchers, the entropy floor of the secret, and how to judge it.
+
+    `boundary`: the secret must not continue a word on its left. `generic`: a weaker rule
+    (an assignment, a URL, a header) that yields to specific ones and rejects values that name
+    or template a secret. `multiline`: the secret spans lines; whitespace and escaped newlines
+    are not part of it. `verify`: found secrets can be tried against their API.
+    """
 
     id: str
     description: str
-    keywords: tuple[bytes, ...]
-    patterns: tuple[str, ...]
+    matchers: tuple[Matcher, ...]
     entropy: float = 0.0
     boundary: bool = True
     verify: Verifier | None = None
@@ -45,116 +75,109 @@ class Rule:
     multiline: bool = False
 
 
+def _assignment(lead: str, anchor: str, rest_of_word: str) -> Matcher:
+    """`<lead><anchor><rest of key> = <value>`, searched case-insensitively."""
+    return Matcher(anchor, rest_of_word + _ASSIGN, lead=lead, folded=True)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "notion-token", "Notion integration token (ntn_, issued since September 2024)",
-        keywords=(b"ntn_",), patterns=(r"ntn_[A-Za-z0-9]{40,56}" + _END,),
-        entropy=3.5, verify="notion",
+        (Matcher("ntn_", r"[A-Za-z0-9]{40,56}" + _END),), entropy=3.5, verify="notion",
     ),
     Rule(
         "notion-token-legacy", "Notion integration token (secret_, legacy format)",
-        keywords=(b"secret_",), patterns=(r"secret_[A-Za-z0-9]{43}" + _END,),
+        (Matcher("cret", r"_[A-Za-z0-9]{43}" + _END, lead="se", folded=True),),
         entropy=3.5, verify="notion",
     ),
     Rule(
         "aws-access-key-id", "AWS access key ID",
-        keywords=(b"A",), patterns=(r"A(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}" + _END,),
-        entropy=3.0,
+        (Matcher("A", r"(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}" + _END),), entropy=3.0,
     ),
     Rule(
         "github-token", "GitHub token (personal, OAuth, user, server, refresh, fine-grained)",
-        keywords=(b"gh",),
-        patterns=(r"gh[pousr]_[A-Za-z0-9]{36}" + _END, r"github_pat_[A-Za-z0-9_]{82}" + _END),
+        (
+            Matcher("g", r"h[pousr]_[A-Za-z0-9]{36}" + _END),
+            Matcher("g", r"ithub_pat_[A-Za-z0-9_]{82}" + _END),
+        ),
         entropy=3.5,
     ),
     Rule(
         "gitlab-token", "GitLab personal access token",
-        keywords=(b"glpat-",), patterns=(r"glpat-[A-Za-z0-9_\-]{20,64}" + _END,), entropy=3.0,
+        (Matcher("glpat-", r"[A-Za-z0-9_\-]{20,64}" + _END),), entropy=3.0,
     ),
     Rule(
         "slack-token", "Slack token (bot, user, app, refresh)",
-        keywords=(b"xox",), patterns=(r"xox[abeoprs]-[A-Za-z0-9\-]{10,250}" + _END,),
-        entropy=3.0,
+        (Matcher("xox", r"[abeoprs]-[A-Za-z0-9\-]{10,250}" + _END),), entropy=3.0,
     ),
     Rule(
         "slack-webhook", "Slack incoming webhook URL",
-        keywords=(b"hooks.slack.com/",),
-        patterns=(
-            r"hooks\.slack\.com/(?:services|workflows)/"
-            r"(?P<secret>T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{24})" + _END,
-        ),
+        (Matcher("://", r"hooks\.slack\.com/(?:services|workflows)/"
+                        r"(?P<secret>T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{24})" + _END),),
         entropy=3.0, boundary=False,
     ),
     Rule(
         "stripe-live-key", "Stripe live secret or restricted key",
-        keywords=(b"k_live_",),
-        patterns=(r"sk_live_[A-Za-z0-9]{24,99}" + _END, r"rk_live_[A-Za-z0-9]{24,99}" + _END),
+        (
+            Matcher("k_live_", r"[A-Za-z0-9]{24,99}" + _END, lead="s"),
+            Matcher("k_live_", r"[A-Za-z0-9]{24,99}" + _END, lead="r"),
+        ),
         entropy=3.0,
     ),
     Rule(
         "google-api-key", "Google API key",
-        keywords=(b"AIza",), patterns=(r"AIza[A-Za-z0-9_\-]{35}" + _END,), entropy=3.0,
+        (Matcher("A", r"Iza[A-Za-z0-9_\-]{35}" + _END),), entropy=3.0,
     ),
     Rule(
         "sendgrid-api-key", "SendGrid API key",
-        keywords=(b"SG.",), patterns=(r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _END,),
-        entropy=3.5,
+        (Matcher("S", r"G\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _END),), entropy=3.5,
     ),
     Rule(
         "twilio-api-key", "Twilio API key SID",
-        keywords=(b"SK",), patterns=(r"SK[0-9a-f]{32}" + _END,), entropy=3.0,
+        (Matcher("S", r"K[0-9a-f]{32}" + _END),), entropy=3.0,
     ),
     Rule(
         "openai-api-key", "OpenAI API key",
-        keywords=(b"T3BlbkFJ",),
-        patterns=(r"sk-(?:[a-z]{3,10}-)?[A-Za-z0-9_\-]{20,200}T3BlbkFJ[A-Za-z0-9_\-]{20,200}"
-                  + _END,),
+        (Matcher("k-", r"(?:[a-z]{3,10}-)?[A-Za-z0-9_\-]{20,200}T3BlbkFJ[A-Za-z0-9_\-]{20,200}"
+                       + _END, lead="s"),),
         entropy=3.5,
     ),
     Rule(
         "anthropic-api-key", "Anthropic API key",
-        keywords=(b"sk-ant-",), patterns=(r"sk-ant-[a-z]{3,8}\d\d-[A-Za-z0-9_\-]{80,120}" + _END,),
+        (Matcher("k-", r"ant-[a-z]{3,8}\d\d-[A-Za-z0-9_\-]{80,120}" + _END, lead="s"),),
         entropy=3.5,
     ),
     Rule(
         "private-key", "PEM private key",
-        keywords=(b"-----BEGIN",),
-        patterns=(
-            r"-----BEGIN[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----"
-            r"(?P<secret>[A-Za-z0-9+/=\s\\:,\-]{64,16384}?)-----END",
-        ),
+        (Matcher("-----BEGIN", r"[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----"
+                               r"(?P<secret>[A-Za-z0-9+/=\s\\:,\-]{64,16384}?)-----END"),),
         entropy=4.0, boundary=False, multiline=True,
     ),
     Rule(
         "jwt", "JSON Web Token",
-        keywords=(b"eyJ",),
-        patterns=(r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}" + _END,),
+        (Matcher("J", r"[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"
+                      + _END, lead="ey"),),
         entropy=3.5,
     ),
     Rule(
         "url-password", "Password embedded in a URL (scheme://user:password@host)",
-        keywords=(b"://",),
-        patterns=(r"://[^\s/@:'\"`<>{}]{0,64}:(?P<secret>[^\s/@:'\"`<>{}]{3,128})@[A-Za-z0-9]",),
+        (Matcher("://", r"[^\s/@:'\"`<>{}]{0,64}:"
+                        r"(?P<secret>[^\s/@:'\"`<>{}]{3,128})@[A-Za-z0-9]"),),
         boundary=False, generic=True,
     ),
     Rule(
         "bearer-token", "Opaque bearer token (Authorization header)",
-        keywords=(b"earer ",),
-        patterns=(
-            r"Bearer[ \t]+(?P<secret>[A-Za-z0-9\-._~+/]{20,512}=*)" + _END,
-            r"bearer[ \t]+(?P<secret>[A-Za-z0-9\-._~+/]{20,512}=*)" + _END,
-        ),
-        entropy=3.5, generic=True,
+        (Matcher("bearer", r"[ \t]+(?P<secret>[a-z0-9\-._~+/]{20,512}=*)" + _END, folded=True),),
+        entropy=3.5, generic=True, lowercase=True,
     ),
     Rule(
         "generic-secret", "High-entropy value assigned to a token/secret/password/api_key key",
-        keywords=(b"pass", b"secret", b"token", b"api", b"access"),
-        patterns=(
-            r"pass(?:word|wd|phrase)?s?" + _ASSIGN,
-            r"secret(?:s|key)?" + _ASSIGN,
-            r"token(?:s)?" + _ASSIGN,
-            r"api[_.\-]?key" + _ASSIGN,
-            r"access[_.\-]?key" + _ASSIGN,
+        (
+            _assignment("", "pass", "(?:word|wd|phrase)?s?"),
+            _assignment("se", "cret", "(?:s|key)?"),
+            _assignment("to", "ken", "s?"),
+            _assignment("a", "pi", r"[_.\-]?key"),
+            _assignment("a", "ccess", r"[_.\-]?key"),
         ),
         entropy=3.0, boundary=False, generic=True, lowercase=True,
     ),

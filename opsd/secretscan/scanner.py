@@ -7,15 +7,16 @@ candidate. Positions are turned into line and column only for the few real hits.
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from opsd.secretscan.rules import RULES, Rule
+from opsd.secretscan.rules import RULES, Matcher, Rule
 
 ALLOW_MARKER = b"opsd:allow"
 _ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
@@ -42,6 +43,17 @@ _NOT_SECRET_KEY_PARTS = frozenset({
 _NOT_SECRET_KEY_PREFIXES = frozenset({
     "page", "next", "continuation", "sync", "cursor", "csrf", "xsrf", "max", "num", "min",
 })
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS).encode())
+_GENERIC_WORD = re.compile("|".join(_GENERIC_WORDS).encode())
+_RUN = re.compile(
+    b"|".join(
+        re.escape(alphabet[i:i + 6])
+        for alphabet in (string.digits.encode(), string.ascii_lowercase.encode(),
+                         string.ascii_uppercase.encode())
+        for i in range(len(alphabet) - 5)
+    )
+)
+_RULE_ORDER = {rule.id: index for index, rule in enumerate(RULES)}
 _UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CODE_REFERENCE = re.compile(rb"[A-Za-z_$][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _KEY_SEPARATORS = re.compile(r"[_.\-]")
@@ -67,36 +79,71 @@ class _Candidate:
     secret: bytes
 
 
+@dataclass(frozen=True)
+class _AnchorGroup:
+    """One search per file: an anchor and every matcher that starts from it."""
+
+    search: re.Pattern[bytes]
+    folded: bool
+    matchers: tuple[tuple[Rule, re.Pattern[bytes], int], ...]  # rule, full pattern, lead
+
+
 @cache
-def _compiled(pattern: str) -> re.Pattern[bytes]:
-    return re.compile(pattern.encode())
+def _anchor_groups() -> tuple[_AnchorGroup, ...]:
+    grouped: dict[tuple[str, bool], list[tuple[Rule, Matcher]]] = {}
+    for rule in RULES:
+        for matcher in rule.matchers:
+            grouped.setdefault((matcher.anchor, matcher.folded), []).append((rule, matcher))
+    return tuple(
+        _AnchorGroup(
+            search=_search_pattern(anchor, [m for _, m in members]),
+            folded=folded,
+            matchers=tuple(
+                (rule, re.compile(m.pattern.encode()), len(m.lead)) for rule, m in members
+            ),
+        )
+        for (anchor, folded), members in grouped.items()
+    )
+
+
+def _search_pattern(anchor: str, matchers: list[Matcher]) -> re.Pattern[bytes]:
+    """`anchor(?:rest1|rest2)`: starts with a literal (fast search), rejects non-candidates in C."""
+    rests = "|".join(dict.fromkeys(m.bare_rest for m in matchers))
+    return re.compile(f"{re.escape(anchor)}(?:{rests})".encode())
 
 
 def scan_bytes(data: bytes, *, max_line_length: int = 16384) -> list[Hit]:
     """Every secret in `data`, in file order; specific rules win over generic ones."""
-    lowered = data.lower() if any(rule.lowercase for rule in RULES) else data
+    lowered = data.lower()
     candidates: list[_Candidate] = []
-    for rule in RULES:
-        text = lowered if rule.lowercase else data
-        if any(keyword in text for keyword in rule.keywords):
-            candidates.extend(_candidates(rule, text, data))
-    kept = _resolve_overlaps(candidates)
-    return list(_locate(data, kept, max_line_length))
+    for group in _anchor_groups():
+        for found in group.search.finditer(lowered if group.folded else data):
+            anchor_at = found.start()
+            for rule, pattern, lead in group.matchers:
+                if anchor_at < lead:
+                    continue
+                text = lowered if rule.lowercase else data
+                match = pattern.match(text, anchor_at - lead)
+                candidate = match and _candidate(rule, match, text, data)
+                if candidate:
+                    candidates.append(candidate)
+    return list(_locate(data, _resolve_overlaps(candidates), max_line_length))
 
 
-def _candidates(rule: Rule, text: bytes, original: bytes) -> Iterator[_Candidate]:
-    for pattern in rule.patterns:
-        for match in _compiled(pattern).finditer(text):
-            if rule.boundary and not _left_boundary(text, match.start()):
-                continue
-            group = "secret" if "secret" in match.re.groupindex else 0
-            start, end = match.span(group)
-            secret = original[start:end]
-            if rule.multiline:
-                secret = _WHITESPACE.sub(b"", secret)
-            if _plausible(rule, secret, match, original):
-                position = match.start() if rule.multiline else start
-                yield _Candidate(rule, start, end, position, secret)
+def _candidate(
+    rule: Rule, match: re.Match[bytes], text: bytes, original: bytes
+) -> _Candidate | None:
+    if rule.boundary and not _left_boundary(text, match.start()):
+        return None
+    group = "secret" if "secret" in match.re.groupindex else 0
+    start, end = match.span(group)
+    secret = original[start:end]
+    if rule.multiline:
+        secret = _WHITESPACE.sub(b"", secret)
+    if not _plausible(rule, secret, match, original):
+        return None
+    position = match.start() if rule.multiline else start
+    return _Candidate(rule, start, end, position, secret)
 
 
 def _left_boundary(text: bytes, start: int) -> bool:
@@ -110,14 +157,14 @@ def _left_boundary(text: bytes, start: int) -> bool:
 
 def _plausible(rule: Rule, secret: bytes, match: re.Match[bytes], original: bytes) -> bool:
     """Does `secret` look like a real secret rather than a placeholder, hash or code?"""
-    lowered = secret.decode("latin-1").lower()
-    if any(p in lowered for p in PLACEHOLDERS) or _has_run(secret, 6):
+    lowered = secret.lower()
+    if _PLACEHOLDER.search(lowered) or _has_run(secret):
         return False
     if entropy(secret) < rule.entropy:
         return False
     if not rule.generic:
         return True
-    if any(word in lowered for word in _GENERIC_WORDS) or _looks_like_hash(secret):
+    if _GENERIC_WORD.search(lowered) or _looks_like_hash(secret):
         return False
     if "key" in match.re.groupindex and not _assignment_plausible(match, secret, original):
         return False
@@ -175,14 +222,9 @@ def _character_classes(value: bytes) -> int:
     return lower + upper + digit + other
 
 
-def _has_run(value: bytes, length: int) -> bool:
-    """A run of `length` consecutive characters (`abcdef`, `123456`) marks a made-up value."""
-    run = 1
-    for previous, current in itertools.pairwise(value):
-        run = run + 1 if current == previous + 1 else 1
-        if run >= length:
-            return True
-    return False
+def _has_run(value: bytes) -> bool:
+    """Six consecutive characters (`abcdef`, `123456`) mark a made-up value."""
+    return _RUN.search(value) is not None
 
 
 def entropy(value: bytes) -> float:
@@ -195,11 +237,17 @@ def entropy(value: bytes) -> float:
 
 def _resolve_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
     """One secret per span: a specific rule beats a generic one, the earlier rule wins ties."""
-    ordered = sorted(candidates, key=lambda c: (c.rule.generic, RULES.index(c.rule), c.start))
+    ordered = sorted(candidates, key=lambda c: (c.rule.generic, _RULE_ORDER[c.rule.id], c.start))
+    starts: list[int] = []  # the kept spans, sorted and disjoint: only neighbours can overlap
     kept: list[_Candidate] = []
     for candidate in ordered:
-        if not any(c.start < candidate.end and candidate.start < c.end for c in kept):
-            kept.append(candidate)
+        index = bisect.bisect(starts, candidate.start)
+        if index > 0 and kept[index - 1].end > candidate.start:
+            continue
+        if index < len(kept) and kept[index].start < candidate.end:
+            continue
+        starts.insert(index, candidate.start)
+        kept.insert(index, candidate)
     return kept
 
 
