@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.5  # seconds before the first retry of a 5xx, 529, network error or timeout
 BACKOFF_CAP = 8.0  # the exponential backoff never waits longer than this
-RETRY_AFTER_JITTER = 0.1  # up to 10 % on top of Retry-After, so clients do not return in step
+RETRY_AFTER_JITTER = 0.05  # up to 5 % on top of Retry-After, so clients do not return in step
 DEADLINE_MARGIN = 0.1  # share of a check's timeout kept free so our own timeout fires first
 PRUNE_EVERY = 3600.0  # seconds between deletions of old request-log rows
 SOURCES_TTL = 600.0  # how long a database's list of data sources is reused for queries

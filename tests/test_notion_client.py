@@ -174,7 +174,7 @@ def test_backoff_grows_exponentially_up_to_the_cap() -> None:
     assert delays[:3] == [0.5, 1.0, 2.0]
     assert max(delays) == BACKOFF_CAP
     assert backoff_delay(0, rng=lambda: 0.0) == 0.25
-    assert retry_after_delay(2.0, rng=lambda: 1.0) == pytest.approx(2.2)
+    assert retry_after_delay(2.0, rng=lambda: 1.0) == pytest.approx(2.1)
 
 
 # --- the retry policy -------------------------------------------------------------------------
