@@ -178,34 +178,32 @@ def classify_response(
     """An error response (status >= 400) as a `NotionError` in plain words (pure)."""
     code = error_code(body)
     retry_after = parse_retry_after(httpx.Headers(headers).get("retry-after"), now)
-    where = f"{status} {code}" if code else str(status)
-
-    def fail(kind: FailureKind, words: str) -> NotionError:
-        return NotionError(kind, f"{words} ({where})", status=status, code=code,
-                           retry_after=retry_after)
-
+    kind: FailureKind
     if not code and status >= 500:
-        return fail("bad_gateway", "a gateway answered with a non-JSON page instead of Notion")
-    if status == 401:
-        return fail("revoked", "token invalid or revoked")
-    if status == 403:
-        return fail("forbidden", "the integration lacks permission")
-    if status == 404:
-        return fail("not_found", "not found or not shared with the integration")
-    if status == 429:
-        wait = f", Retry-After {retry_after:g}s" if retry_after is not None else ""
-        return fail("rate_limited", f"rate limited by Notion{wait}")
-    if status == 529:
-        return fail("overloaded", "Notion is overloaded")
-    if status == 503:
-        return fail("unavailable", "Notion is unavailable")
-    if status == 502:
-        return fail("bad_gateway", "bad gateway between opsd and Notion")
-    if status == 504:
-        return fail("gateway_timeout", "gateway timeout: Notion did not answer the gateway")
-    if status >= 500:
-        return fail("server_error", "Notion server error")
-    return fail("bad_request", f"Notion rejected the request: {_notion_message(body)}")
+        kind, words = "bad_gateway", "a gateway answered with a non-JSON page instead of Notion"
+    elif status in _BY_STATUS:
+        kind, words = _BY_STATUS[status]
+    elif status >= 500:
+        kind, words = "server_error", "Notion server error"
+    else:
+        kind, words = "bad_request", f"Notion rejected the request: {_notion_message(body)}"
+    if kind == "rate_limited" and retry_after is not None:
+        words += f", Retry-After {retry_after:g}s"
+    where = f"{status} {code}" if code else str(status)
+    return NotionError(kind, f"{words} ({where})", status=status, code=code,
+                       retry_after=retry_after)
+
+
+_BY_STATUS: dict[int, tuple[FailureKind, str]] = {
+    401: ("revoked", "token invalid or revoked"),
+    403: ("forbidden", "the integration lacks permission"),
+    404: ("not_found", "not found or not shared with the integration"),
+    429: ("rate_limited", "rate limited by Notion"),
+    502: ("bad_gateway", "bad gateway between opsd and Notion"),
+    503: ("unavailable", "Notion is unavailable"),
+    504: ("gateway_timeout", "gateway timeout: Notion did not answer the gateway"),
+    529: ("overloaded", "Notion is overloaded"),
+}
 
 
 def classify_exception(exc: BaseException, base_url: str, timeout: float) -> NotionError:

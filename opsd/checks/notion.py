@@ -16,6 +16,7 @@ import math
 import re
 import zoneinfo
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -51,6 +52,24 @@ def configured_databases(spec: CheckSpec, ctx: Context) -> list[DatabaseConfig]:
     """The databases an entry looks at: all configured, or only `target` (maybe none)."""
     return [db for db in ctx.settings.notion.databases
             if spec.target is None or db.name == spec.target]
+
+
+PerDatabase = Callable[[NotionService, DatabaseConfig, float], Awaitable[list[Result]]]
+
+
+async def for_each_database(spec: CheckSpec, ctx: Context, one: PerDatabase) -> list[Result]:
+    """`one(service, database, deadline)` for every database of the entry, concurrently."""
+    databases = configured_databases(spec, ctx)
+    if not databases:
+        return [not_configured(spec.target)]
+    svc: NotionService = ctx.notion
+    deadline = svc.deadline(spec.timeout)
+    batches = await asyncio.gather(*(one(svc, db, deadline) for db in databases))
+    return [result for batch in batches for result in batch]
+
+
+def no_source(db: DatabaseConfig) -> Result:
+    return Result(Status.CRITICAL, f"{db.name}: the database has no data source", target=db.name)
 
 
 def not_configured(name: str | None) -> Result:
@@ -217,27 +236,20 @@ def schema_result(db: DatabaseConfig, source: Source, target: str) -> Result:
        description="Each database has its required properties with the expected types")
 async def schema(spec: CheckSpec, ctx: Context) -> list[Result]:
     """One result per database (per data source under 2025-09-03); value = problems found."""
-    databases = configured_databases(spec, ctx)
-    if not databases:
-        return [not_configured(spec.target)]
-    svc: NotionService = ctx.notion
-    deadline = svc.deadline(spec.timeout)
 
-    async def one(db: DatabaseConfig) -> list[Result]:
+    async def one(svc: NotionService, db: DatabaseConfig, deadline: float) -> list[Result]:
         try:
             sources = await svc.sources(db.id, deadline=deadline)
         except NotionError as exc:
             return [failure(exc, db.name)]
         if not sources:
-            return [Result(Status.CRITICAL, f"{db.name}: the database has no data source",
-                           target=db.name)]
+            return [no_source(db)]
         return [
             schema_result(db, s, db.name if len(sources) == 1 else f"{db.name}/{s.name}")
             for s in sources
         ]
 
-    batches = await asyncio.gather(*(one(db) for db in databases))
-    return [result for batch in batches for result in batch]
+    return await for_each_database(spec, ctx, one)
 
 
 # --- latency ------------------------------------------------------------------------------------
@@ -258,35 +270,29 @@ class LatencyParams(Params):
        description="p95 latency of a small query per database")
 async def latency(spec: CheckSpec, ctx: Context) -> list[Result]:
     """Times `samples` one-page queries per database, one after another; value = p95."""
-    databases = configured_databases(spec, ctx)
-    if not databases:
-        return [not_configured(spec.target)]
-    svc: NotionService = ctx.notion
-    deadline = svc.deadline(spec.timeout)
 
-    async def one(db: DatabaseConfig) -> Result:
+    async def one(svc: NotionService, db: DatabaseConfig, deadline: float) -> list[Result]:
         try:
             sources = await svc.sources(db.id, deadline=deadline, with_schema=False)
             if not sources:
-                return Result(Status.CRITICAL, f"{db.name}: the database has no data source",
-                              target=db.name)
+                return [no_source(db)]
             timings = []
             for _ in range(spec.params.samples):
                 reply = await svc.query(sources[0].query_path, {"page_size": 1},
                                         deadline=deadline)
                 timings.append(reply.latency)
         except NotionError as exc:
-            return failure(exc, db.name)
+            return [failure(exc, db.name)]
         p95 = percentile(timings, 0.95)
-        return Result(
+        return [Result(
             Status.OK,
             f"p95 {p95 * 1000:.0f} ms over {len(timings)} queries "
             f"(median {percentile(timings, 0.5) * 1000:.0f} ms)",
             value=p95, target=db.name,
             details={"samples_seconds": [round(t, 4) for t in timings]},
-        )
+        )]
 
-    return list(await asyncio.gather(*(one(db) for db in databases)))
+    return await for_each_database(spec, ctx, one)
 
 
 # --- the request log: rate limiting and error rate ----------------------------------------------
