@@ -3,6 +3,7 @@ figures for detect-secrets when it is installed.
 
     python bench/secrets.py                 # 50 MB corpus; detect-secrets on a 5 MB one
     python bench/secrets.py --mb 10 --compare-mb 2
+    python bench/secrets.py --tree /path/to/code   # also both tools on a real tree
 
 Prints figures; asserts nothing. Goals: >= 50 MB/s in one process, 100 % recall, false
 positives a small fraction of detect-secrets'.
@@ -87,6 +88,26 @@ def detect_secrets(root: Path, planted: list[Planted]) -> dict | None:
     }
 
 
+def real_tree(tree: Path) -> None:
+    """Both tools on a real directory: no ground truth, so every finding is counted."""
+    started = time.perf_counter()
+    report = scan_paths([tree], ScanOptions(audit_permissions=False)).report
+    seconds = time.perf_counter() - started
+    rules = Counter(f.rule for f in report.findings)
+    print(f"real tree {tree}: {report.bytes_scanned / 1e6:.1f} MB in {report.files_scanned} files")
+    print(f"  opsd scan:      {seconds:7.2f} s, {len(report.findings)} findings {dict(rules)}")
+    executable = shutil.which("detect-secrets")
+    if executable is None:
+        return
+    started = time.perf_counter()
+    proc = subprocess.run([executable, "scan", "--all-files", "."], cwd=tree,
+                          capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    results = json.loads(proc.stdout)["results"]
+    kinds = Counter(item["type"] for items in results.values() for item in items)
+    print(f"  detect-secrets: {seconds:7.2f} s, {sum(kinds.values())} findings {dict(kinds)}")
+
+
 def report_ours(label: str, figures: dict) -> None:
     print(f"opsd scan, {label}: {figures['bytes'] / 1e6:.1f} MB in {figures['files']} files: "
           f"{figures['seconds']:.2f} s = {figures['mb_per_s']:.0f} MB/s")
@@ -102,7 +123,10 @@ def main() -> None:
     parser.add_argument("--compare-mb", type=float, default=5.0,
                         help="corpus size for the detect-secrets comparison")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tree", type=Path, help="also scan this real directory with both")
     args = parser.parse_args()
+    if args.tree:
+        real_tree(args.tree)
     with tempfile.TemporaryDirectory(prefix="opsd-secrets-bench-") as tmp:
         big = Path(tmp) / "big"
         planted = generate(big, int(args.mb * 1e6))

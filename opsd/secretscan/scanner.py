@@ -21,7 +21,6 @@ from opsd.secretscan.rules import RULES, Matcher, Rule
 ALLOW_MARKER = b"opsd:allow"
 _ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-_DIGITS = frozenset(b"0123456789")
 _KEY_CHARACTERS = _ALNUM | frozenset(b"_-.")
 
 # Substrings (lower case) of documentation values, templates and masked values.
@@ -31,31 +30,40 @@ PLACEHOLDERS = (
     "<", ">",
 )
 # Generic rules only: a value naming what it stands for is an example, not a secret.
-_GENERIC_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "test")
+_GENERIC_WORDS = ("pass", "pwd", "secret", "token", "apikey", "api_key", "test", "user")
 # Parts of a key name that say its value is not a credential (`token_url`, `password_hash`).
 _NOT_SECRET_KEY_PARTS = frozenset({
     "url", "uri", "file", "path", "type", "name", "len", "length", "count", "expiry",
     "expires", "expiration", "ttl", "hash", "hashed", "header", "field", "prompt", "policy",
     "endpoint", "dir", "timeout", "format", "label", "pattern", "regex", "size", "version",
     "id", "ids", "env", "var", "limit", "min", "max", "reset", "validity", "lifetime",
+    "prefix", "suffix", "separator", "delimiter", "duration", "string", "style", "class",
+    "model", "kind", "hint", "revoked", "at", "location", "placement", "rules",
 })
-# Key names before the keyword that mark pagination cursors and session nonces.
-_NOT_SECRET_KEY_PREFIXES = frozenset({
-    "page", "next", "continuation", "sync", "cursor", "csrf", "xsrf", "max", "num", "min",
-})
+# How a key name may end before the keyword when its value is a pagination cursor, a parser
+# token or a request nonce (`nextPageToken`, `current_token`, `csrf_token`).
+_NOT_SECRET_KEY_PREFIXES = (
+    "page", "next", "continuation", "pagination", "sync", "cursor", "marker", "csrf", "xsrf",
+    "max", "num", "min", "output", "input", "update", "idempotency", "current", "offending",
+    "last", "first", "prev", "previous", "start", "end", "parse", "backward", "forward",
+    "sequence", "change",
+)
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS).encode())
 _GENERIC_WORD = re.compile("|".join(_GENERIC_WORDS).encode())
+_RUN_LENGTH = 5  # `12345`, `abcde`: a made-up value (in a random one, about 1 in 10^7)
 _RUN = re.compile(
     b"|".join(
-        re.escape(alphabet[i:i + 6])
+        re.escape(alphabet[i:i + _RUN_LENGTH])
         for alphabet in (string.digits.encode(), string.ascii_lowercase.encode(),
                          string.ascii_uppercase.encode())
-        for i in range(len(alphabet) - 5)
+        for i in range(len(alphabet) - _RUN_LENGTH + 1)
     )
 )
+# No digit, only letters and `_ . / - : # *`: a name, type, path, glob or phrase.
+_WORDS = re.compile(rb"[A-Za-z_./:#*\-]+")
+_WORD_JOINERS = re.compile(rb"[A-Za-z][./:][A-Za-z]")
 _RULE_ORDER = {rule.id: index for index, rule in enumerate(RULES)}
 _UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_CODE_REFERENCE = re.compile(rb"[A-Za-z_$][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _KEY_SEPARATORS = re.compile(r"[_.\-]")
 _WHITESPACE = re.compile(rb"\s+|\\[nr]")
 
@@ -158,13 +166,13 @@ def _left_boundary(text: bytes, start: int) -> bool:
 def _plausible(rule: Rule, secret: bytes, match: re.Match[bytes], original: bytes) -> bool:
     """Does `secret` look like a real secret rather than a placeholder, hash or code?"""
     lowered = secret.lower()
-    if _PLACEHOLDER.search(lowered) or _has_run(secret):
+    if _PLACEHOLDER.search(lowered) or _RUN.search(secret):
         return False
     if entropy(secret) < rule.entropy:
         return False
     if not rule.generic:
         return True
-    if _GENERIC_WORD.search(lowered) or _looks_like_hash(secret):
+    if _GENERIC_WORD.search(lowered) or _looks_like_hash(secret) or _looks_like_words(secret):
         return False
     if "key" in match.re.groupindex and not _assignment_plausible(match, secret, original):
         return False
@@ -178,39 +186,36 @@ def _assignment_plausible(match: re.Match[bytes], secret: bytes, original: bytes
         return False  # `tokenizer`, `passage`, `secretary`
     if _NOT_SECRET_KEY_PARTS.intersection(_KEY_SEPARATORS.split(key)):
         return False
-    if _key_prefix(match.string, match.start()) in _NOT_SECRET_KEY_PREFIXES:
+    if _key_prefix(match.string, match.start()).endswith(_NOT_SECRET_KEY_PREFIXES):
         return False
     quote = match.group("quote")
     end = match.end("secret")
     if quote is not None:
         return original[end:end + len(quote)] == quote
-    if original[end:end + 1] in (b"(", b"[", b"{", b"<", b">"):
-        return False  # a call or an expression
-    return not _is_code_reference(secret)
+    return original[end:end + 1] not in (b"(", b")", b"[", b"{", b"<", b">")  # code
 
 
-def _is_code_reference(value: bytes) -> bool:
-    """`settings.SECRET_KEY`, `refresh_token`: an unquoted name, not a literal value."""
-    if _CODE_REFERENCE.fullmatch(value) is None or any(c in _DIGITS for c in value):
+def _looks_like_words(value: bytes) -> bool:
+    """`ParseResults`, `settings.SECRET_KEY`, `FromEmail/ToEmail`, not a long random value."""
+    if _WORDS.fullmatch(value) is None:
         return False
-    return b"." in value or b"_" in value or value.islower()
+    return bool(_WORD_JOINERS.search(value)) or len(value) < 24 or entropy(value) < 4.0
 
 
 def _key_prefix(text: bytes, start: int) -> str:
-    """The word part just before a keyword (`next_` in `next_page_token` gives `page`)."""
+    """The key name before the keyword, without separators (`next_page_token`: `nextpage`)."""
     begin = start
     while begin > 0 and start - begin < 40 and text[begin - 1] in _KEY_CHARACTERS:
         begin -= 1
-    parts = [p for p in _KEY_SEPARATORS.split(text[begin:start].decode("latin-1")) if p]
-    return parts[-1] if parts else ""
+    return _KEY_SEPARATORS.sub("", text[begin:start].decode("latin-1"))
 
 
 def _looks_like_hash(value: bytes) -> bool:
     """UUIDs, git object names (40 hex) and `sha512-` integrity strings are not secrets."""
     if _UUID.fullmatch(value):
         return True
-    if len(value) == 40 and all(c in _HEX for c in value):
-        return True
+    if all(c in _HEX for c in value) and (len(value) < 32 or len(value) == 40):
+        return True  # short hex is an ID; 40 hex a git object name
     return value.startswith((b"sha1-", b"sha256-", b"sha384-", b"sha512-"))
 
 
@@ -220,11 +225,6 @@ def _character_classes(value: bytes) -> int:
     digit = any(48 <= c <= 57 for c in value)
     other = any(c not in _ALNUM for c in value)
     return lower + upper + digit + other
-
-
-def _has_run(value: bytes) -> bool:
-    """Six consecutive characters (`abcdef`, `123456`) mark a made-up value."""
-    return _RUN.search(value) is not None
 
 
 def entropy(value: bytes) -> float:
