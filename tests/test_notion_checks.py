@@ -255,6 +255,20 @@ def test_the_limiter_keeps_a_burst_of_requests_under_the_sandbox_limit() -> None
         assert limited.stats()["rate_limited_total"] > 0
 
 
+def test_concurrent_checks_share_one_limiter_and_cause_no_429() -> None:
+    with Sandbox(port=0, rate=20, burst=5).start() as limited:
+        results = run_entries(
+            settings_for(limited, rate_limit=20, burst=3),
+            {"kind": "notion.auth"}, {"kind": "notion.access"}, {"kind": "notion.schema"},
+            {"kind": "notion.latency", "samples": 2}, {"kind": "notion.count",
+                                                       "database": "fixes"},
+        )
+        assert {r.status for r in results} == {Status.OK}
+        stats = limited.stats()
+        assert stats["requests_total"] >= 30
+        assert stats["rate_limited_total"] == 0
+
+
 def test_error_rate_and_rate_limit_read_what_the_checks_recorded(sandbox: Sandbox) -> None:
     store = Store.memory()
     settings = settings_for(sandbox)
