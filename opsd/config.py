@@ -67,7 +67,10 @@ class Section(BaseModel):
 class DatabaseConfig(Section):
     name: str = Field(min_length=1, description="Label used in results and alerts.")
     id: str = Field(description="Database ID, with or without dashes.")
-    required_properties: dict[str, PropertyType] = Field(default_factory=dict)
+    required_properties: dict[str, PropertyType] = Field(
+        default_factory=dict,
+        description="Property name -> Notion type that notion.schema expects (read-only check).",
+    )
 
     @field_validator("id")
     @classmethod
@@ -76,19 +79,32 @@ class DatabaseConfig(Section):
 
 
 class NotionConfig(Section):
-    token: SecretStr | None = None
-    base_url: str = "https://api.notion.com"
-    notion_version: Literal["2022-06-28", "2025-09-03"] = "2025-09-03"
+    token: SecretStr | None = Field(
+        None, description="Internal integration secret (ntn_…); or NOTION_API_TOKEN, or the "
+        "notion_token credential. Never printed, logged or stored.",
+    )
+    base_url: str = Field("https://api.notion.com", description="Notion API (or the sandbox).")
+    notion_version: Literal["2022-06-28", "2025-09-03"] = Field(
+        "2025-09-03", description="Notion-Version header; 2025-09-03 reads data sources.",
+    )
     timeout: Duration = Field(30.0, gt=0, description="Per-request timeout.")
-    rate_limit: float = Field(2.5, gt=0, description="Client-side budget, requests/second.")
+    rate_limit: float = Field(
+        2.5, gt=0, description="opsd's own request budget, requests/second on average (Notion "
+        "allows about 3 per integration, shared with the integration itself).",
+    )
     burst: int = Field(3, ge=1, description="Client-side burst size (token bucket).")
-    max_retries: int = Field(3, ge=0, description="Retries of a failed request within a check.")
+    max_retries: int = Field(
+        3, ge=0, description="Retries of a failed request (429, 5xx, 529, gateway, timeout, "
+        "network), always within the check's timeout.",
+    )
     request_log_retention: Duration = Field(
         35 * 86400.0, gt=0,
         description="How long the per-request log (notion_requests) is kept; the monthly "
         "rate-limit and error-rate review reads 30 days of it.",
     )
-    databases: list[DatabaseConfig] = Field(default_factory=list)
+    databases: list[DatabaseConfig] = Field(
+        default_factory=list, description="The databases the checks look at ([[notion.databases]])."
+    )
 
     @field_validator("base_url")
     @classmethod
