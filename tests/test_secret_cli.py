@@ -16,20 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.secret_corpus import notion_legacy_token, notion_token, password
+from bench.secret_corpus import notion_legacy_token, password
 from tests.conftest import REPO, render_toml, require_tool
-
-
-def tokens(n: int, seed: int = 21) -> list[str]:
-    r = random.Random(seed)
-    return [notion_token(r) for _ in range(n)]
-
-
-def write(path: Path, text: str, mode: int = 0o600) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-    return path
+from tests.test_secret_scan import tokens, write
 
 
 def assert_nowhere(secrets: list[str], *texts: str, files: list[Path] = ()) -> None:
