@@ -26,6 +26,7 @@ EXIT_NEW_FINDINGS = 2
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    """Scan PATHs (default: secrets.paths, else .), print findings, 2 if any is new."""
     settings = load_settings(args.config)
     roots = [Path(p) for p in args.paths] or settings.secrets.paths or [Path(".")]
     for root in roots:

@@ -32,6 +32,7 @@ class Baseline:
     accepted: frozenset[tuple[str, str]] = frozenset()
 
     def accepts(self, finding: Finding) -> bool:
+        """Is this secret accepted in this file?"""
         return (finding.fingerprint, _relative(finding.path, self.directory)) in self.accepted
 
 

@@ -51,6 +51,7 @@ class CacheEntry:
     findings: tuple[dict, ...]
 
     def matches(self, st: os.stat_result, ruleset: str) -> bool:
+        """Is the file unchanged (size, mtime, inode) and were the same rules used?"""
         return (self.size, self.mtime_ns, self.inode, self.ruleset) == (
             st.st_size, st.st_mtime_ns, st.st_ino, ruleset
         )

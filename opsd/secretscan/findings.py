@@ -71,6 +71,7 @@ class Finding:
 
     @classmethod
     def from_cache(cls, data: dict[str, Any], path: str) -> Finding:
+        """A finding from the incremental cache (position and identity, no secret)."""
         return cls(path=path, **data)
 
 
@@ -82,6 +83,7 @@ class Problem:
     message: str
 
     def to_dict(self) -> dict[str, str]:
+        """The JSON shape: path and message."""
         return {"path": self.path, "message": self.message}
 
 
@@ -99,6 +101,7 @@ class ScanReport:
 
     @property
     def new_findings(self) -> list[Finding]:
+        """Findings neither in the baseline nor expected where they are."""
         return [f for f in self.findings if f.new]
 
     def to_dict(self) -> dict[str, Any]:
