@@ -112,7 +112,8 @@ def test_incremental_rescan_reads_no_unchanged_file(tmp_path: Path) -> None:
     cold = audit(request, store)
     warm = audit(request, store)
     assert (cold.files_read, warm.files_read) == (3, 0)
-    assert found(warm) == found(cold) == [("a.log", 2, "notion-token"), ("c.yaml", 1, "notion-token")]
+    expected = [("a.log", 2, "notion-token"), ("c.yaml", 1, "notion-token")]
+    assert found(warm) == found(cold) == expected
     assert {f.fingerprint for f in warm.findings} == {f.fingerprint for f in cold.findings}
     write(tree / "b.py", f"print('hello')\nTOKEN = '{first}'\n")
     changed = audit(request, store)
