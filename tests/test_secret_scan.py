@@ -236,3 +236,16 @@ def test_unreadable_directory_is_reported(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o700)
     assert [e.message for e in report.errors] == ["Permission denied"]
+
+
+def test_config_allowlist_and_excludes_are_never_read(tmp_path: Path) -> None:
+    from opsd.config import SecretsConfig
+    from opsd.secretscan.audit import options_from_config
+
+    (token,) = tokens(1)
+    for name in ("docs/example.md", "fixtures/keys.env", "vendor/lib.py", "app/main.py"):
+        write(tmp_path / name, f"T = '{token}'\n")
+    config = SecretsConfig(allowlist=["docs/*", "fixtures"], excludes=["vendor"])
+    report = scan_paths([tmp_path], options_from_config(config, excludes=["*.md"])).report
+    assert [f.path for f in report.findings] == [str(tmp_path / "app" / "main.py")]
+    assert report.files_scanned == 1
