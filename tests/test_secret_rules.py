@@ -199,3 +199,11 @@ def test_entropy() -> None:
     assert entropy(b"aaaaaaaa") == 0.0
     assert entropy(b"abcd") == pytest.approx(2.0)
     assert entropy(b"") == 0.0
+
+
+@pytest.mark.parametrize("rule", ["generic-secret", "url-password", "bearer-token"])
+def test_prefixless_secrets_show_no_head(rule: str) -> None:
+    secret = "Qx" + pick(rng(4), ALNUM, 6) + "_" + pick(rng(5), ALNUM, 20)
+    preview = Finding.of(rule, secret, "a.env", 1, 1).preview
+    assert preview.startswith("…")
+    assert secret[:4] not in preview

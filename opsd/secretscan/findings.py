@@ -9,9 +9,20 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from opsd.redact import redact_secret
+from opsd.secretscan.rules import RULES_BY_ID
 
 Verdict = Literal["live", "revoked", "unknown"]
 Severity = Literal["CRITICAL", "WARNING", "INFO"]
+
+
+def preview(rule: str, secret: str) -> str:
+    """The redacted form shown for a secret: its public prefix only when the rule has one
+    (`ntn_…abcd`); a password or key body shows just its tail (`…cd`)."""
+    shown = redact_secret(secret)
+    known = RULES_BY_ID.get(rule)
+    if known is not None and known.public_prefix:
+        return shown
+    return shown[shown.index("…"):]
 
 
 def fingerprint(rule: str, secret: str) -> str:
@@ -40,7 +51,7 @@ class Finding:
         """A finding for `secret`, with its fingerprint and redacted preview."""
         return cls(
             rule=rule, path=path, line=line, column=column,
-            fingerprint=fingerprint(rule, secret), preview=redact_secret(secret),
+            fingerprint=fingerprint(rule, secret), preview=preview(rule, secret),
             secret=SecretStr(secret),
         )
 

@@ -58,7 +58,8 @@ class Matcher:
 class Rule:
     """One kind of secret: its matchers, the entropy floor of the secret, and how to judge it.
 
-    `boundary`: the secret must not continue a word on its left. `generic`: a weaker rule
+    `boundary`: the secret must not continue a word on its left. `public_prefix`: the secret
+    starts with a prefix that says what it is (`ntn_`), safe to show. `generic`: a weaker rule
     (an assignment, a URL, a header) that yields to specific ones and rejects values that name
     or template a secret. `multiline`: the secret spans lines; whitespace and escaped newlines
     are not part of it. `verify`: found secrets can be tried against their API.
@@ -69,6 +70,7 @@ class Rule:
     matchers: tuple[Matcher, ...]
     entropy: float = 0.0
     boundary: bool = True
+    public_prefix: bool = True
     verify: Verifier | None = None
     generic: bool = False
     lowercase: bool = False
@@ -114,7 +116,7 @@ RULES: tuple[Rule, ...] = (
         "slack-webhook", "Slack incoming webhook URL",
         (Matcher("://", r"hooks\.slack\.com/(?:services|workflows)/"
                         r"(?P<secret>T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{24})" + _END),),
-        entropy=3.0, boundary=False,
+        entropy=3.0, boundary=False, public_prefix=False,
     ),
     Rule(
         "stripe-live-key", "Stripe live secret or restricted key",
@@ -151,7 +153,7 @@ RULES: tuple[Rule, ...] = (
         "private-key", "PEM private key",
         (Matcher("-----BEGIN", r"[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----"
                                r"(?P<secret>[A-Za-z0-9+/=\s\\:,\-]{64,16384}?)-----END"),),
-        entropy=4.0, boundary=False, multiline=True,
+        entropy=4.0, boundary=False, public_prefix=False, multiline=True,
     ),
     Rule(
         "jwt", "JSON Web Token",
@@ -163,12 +165,12 @@ RULES: tuple[Rule, ...] = (
         "url-password", "Password embedded in a URL (scheme://user:password@host)",
         (Matcher("://", r"[^\s/@:'\"`<>{}]{0,64}:"
                         r"(?P<secret>[^\s/@:'\"`<>{}]{3,128})@[A-Za-z0-9]"),),
-        boundary=False, generic=True,
+        boundary=False, public_prefix=False, generic=True,
     ),
     Rule(
         "bearer-token", "Opaque bearer token (Authorization header)",
         (Matcher("bearer", r"[ \t]+(?P<secret>[a-z0-9\-._~+/]{20,512}=*)" + _END, folded=True),),
-        entropy=3.5, generic=True, lowercase=True,
+        entropy=3.5, public_prefix=False, generic=True, lowercase=True,
     ),
     Rule(
         "generic-secret", "High-entropy value assigned to a token/secret/password/api_key key",
@@ -179,7 +181,7 @@ RULES: tuple[Rule, ...] = (
             _assignment("a", "pi", r"[_.\-]?key"),
             _assignment("a", "ccess", r"[_.\-]?key"),
         ),
-        entropy=3.0, boundary=False, generic=True, lowercase=True,
+        entropy=3.0, boundary=False, public_prefix=False, generic=True, lowercase=True,
     ),
 )
 
