@@ -250,9 +250,11 @@ class TokenBucket:
         return start - now
 
     def pause(self, until: float) -> None:
-        """No request before `until`, then one at a time at the average rate (no burst)."""
+        """After a 429: no request before `until`, then the average rate without a burst,
+        except that the refused request spent no budget, so its slot is given back."""
         self.paused_until = max(self.paused_until, until)
         self.tat = max(self.tat, until + self.tolerance)
+        self.tat = max(self.tat - self.interval, until)
 
 
 class NoSlotError(Exception):

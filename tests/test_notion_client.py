@@ -154,8 +154,19 @@ def test_bucket_refuses_a_slot_past_the_deadline_without_booking_it() -> None:
 def test_bucket_pause_holds_everyone_then_paces_without_burst() -> None:
     bucket = TokenBucket(rate=2.0, burst=5, now=0.0)
     bucket.pause(until=3.0)
-    assert bucket.reserve(1.0) == pytest.approx(2.0)
-    assert bucket.reserve(1.0) == pytest.approx(2.5)
+    # The refused request's slot comes back: two at 3.0 (it and the next), then 2/s.
+    assert [bucket.reserve(1.0) for _ in range(4)] == pytest.approx([2.0, 2.0, 2.5, 3.0])
+    single = TokenBucket(rate=2.0, burst=1, now=0.0)
+    single.pause(until=3.0)
+    assert [single.reserve(1.0) for _ in range(2)] == pytest.approx([2.0, 2.5])
+
+
+def test_bucket_pause_moves_queued_slots_back_by_the_pause_less_the_refund() -> None:
+    bucket = TokenBucket(rate=1.0, burst=1, now=0.0)
+    booked = [bucket.reserve(0.0) for _ in range(10)]  # slots 0..9 s
+    assert booked[-1] == pytest.approx(9.0)
+    bucket.pause(until=2.0)
+    assert bucket.reserve(0.0) == pytest.approx(9.0)  # the end of the queue, one slot earlier
 
 
 def test_limiter_sleeps_for_its_slot_and_reports_the_wait() -> None:
