@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
-_PREFIX = re.compile(r"^(?:[A-Za-z]{2,12}[_-](?:[A-Za-z]{2,8}[_-])?|AKIA|ASIA|AIza|eyJ)")
+# Prefixes that token issuers publish as the token's type marker: showing one says what leaked
+# without revealing any secret part. Anything else shows no prefix at all.
+KNOWN_PREFIXES = (
+    "github_pat_", "sk_live_", "rk_live_", "sk-proj-", "sk-ant-", "secret_", "glpat-",
+    "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xapp-", "ntn_", "ghp_", "gho_", "ghu_",
+    "ghs_", "ghr_", "AKIA", "ASIA", "AIza", "SG.", "sk-", "eyJ",
+)
 
 
 def redact_secret(secret: str) -> str:
@@ -12,8 +16,7 @@ def redact_secret(secret: str) -> str:
 
     Short secrets show less of their tail, so no preview reveals more than a fraction.
     """
-    prefix_match = _PREFIX.match(secret)
-    prefix = prefix_match.group(0) if prefix_match else ""
+    prefix = next((p for p in KNOWN_PREFIXES if secret.startswith(p)), "")
     rest = secret[len(prefix):]
     if len(rest) >= 24:
         tail = rest[-4:]
