@@ -110,7 +110,12 @@ def test_revoked_token_is_critical_with_the_runbook_steps(sandbox: Sandbox) -> N
 
 def test_unshared_database_is_named_with_what_to_do(sandbox: Sandbox) -> None:
     sandbox.unshare("Testing Results")
-    [access] = run_entries(settings_for(sandbox), {"kind": "notion.access"})
+    results = by_check(run_entries(settings_for(sandbox), {"kind": "notion.access"},
+                                   {"kind": "notion.schema"}))
+    schema = results[("notion.schema", "testing")]
+    assert (schema.status, schema.summary) == (
+        Status.CRITICAL, "not found or not shared with the integration (404 object_not_found)")
+    access = results[("notion.access", "")]
     assert access.status is Status.CRITICAL
     assert access.value == pytest.approx(4 / 5)
     assert ("4/5 databases accessible; testing: not found or not shared with the integration "

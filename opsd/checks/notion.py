@@ -43,9 +43,7 @@ _UNKNOWN_KINDS = {"no_slot", "bad_request"}
 def failure(error: NotionError, target: str = "", **details: Any) -> Result:
     """A result for a failed Notion call: plain words, runbook hint in details."""
     status = Status.UNKNOWN if error.kind in _UNKNOWN_KINDS else Status.CRITICAL
-    prefix = f"{target}: " if target else ""
-    return Result(status, prefix + str(error), target=target,
-                  details={**error.details(), **details})
+    return Result(status, str(error), target=target, details={**error.details(), **details})
 
 
 def configured_databases(spec: CheckSpec, ctx: Context) -> list[DatabaseConfig]:
@@ -69,7 +67,7 @@ async def for_each_database(spec: CheckSpec, ctx: Context, one: PerDatabase) -> 
 
 
 def no_source(db: DatabaseConfig) -> Result:
-    return Result(Status.CRITICAL, f"{db.name}: the database has no data source", target=db.name)
+    return Result(Status.CRITICAL, "the database has no data source", target=db.name)
 
 
 def not_configured(name: str | None) -> Result:
@@ -415,7 +413,9 @@ async def availability(spec: CheckSpec, ctx: Context) -> list[Result]:
             results.append(skipped(f"no notion.auth probes in the last {label}", target=label))
             continue
         results.append(Result(
-            Status.OK, f"{good / total:.2%} of {total} auth probes succeeded in the last {label}",
+            Status.OK,
+            f"{good / total:.2%} of {total} auth probe{'s' if total != 1 else ''} succeeded "
+            f"in the last {label}",
             value=good / total, target=label,
             details={"probes": total, "succeeded": good, "window_seconds": window},
         ))
