@@ -130,10 +130,12 @@ class NotionError(Exception):
 
     @property
     def hint(self) -> str:
+        """The runbook's resolution steps for this kind of failure."""
         return HINTS[self.kind]
 
     @property
     def retryable(self) -> bool:
+        """Worth another attempt (rate limits, 5xx, 529, gateways, timeouts, network)."""
         return self.kind in RETRYABLE
 
     def noted(self, note: str) -> NotionError:
@@ -322,7 +324,6 @@ class Attempt:
     number: int = 0
     waited: float = 0.0
     latency: float = 0.0
-    status: int | None = None
 
 
 _ATTEMPT: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
@@ -333,14 +334,14 @@ _ATTEMPT: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
 class RequestLog:
     """Rows of `notion_requests` (migrations in `opsd.store`): one per HTTP request."""
 
-    def __init__(self, store: Store | None, clock: Callable[[], float]) -> None:
+    def __init__(self, store: Store | None) -> None:
         self.store = store
-        self.clock = clock
 
     def record(
         self, *, sent_at: float, method: str, endpoint: str, status: int | None, error: str,
         latency: float, attempt: Attempt, retry_after: float | None,
     ) -> None:
+        """Store one request (nothing without a store: unit tests, one-off probes)."""
         if self.store is None:
             return
         with self.store.transaction() as conn:
@@ -406,7 +407,6 @@ class _RecordingTransport(httpx.AsyncBaseTransport):
             raise
         finally:
             attempt.latency = time.monotonic() - started
-            attempt.status = status
             endpoint = endpoint_template(request.url.path)
             metrics.observe_notion_request(
                 endpoint, status if status is not None else error, attempt.latency,
@@ -462,7 +462,7 @@ class NotionService:
         self.monotonic = monotonic
         self.sleep = sleep
         self.rng = rng
-        self.log = RequestLog(store, clock)
+        self.log = RequestLog(store)
         self.limiter = RateLimiter(config.rate_limit, config.burst, clock=monotonic, sleep=sleep)
         self._pruned_at = -math.inf
         recording = _RecordingTransport(transport or httpx.AsyncHTTPTransport(), self.log, clock)
@@ -483,6 +483,7 @@ class NotionService:
 
     @property
     def version(self) -> str:
+        """The Notion-Version sent with every request."""
         return self.config.notion_version
 
     def deadline(self, timeout: float) -> float:
@@ -497,6 +498,7 @@ class NotionService:
             self.log.prune(now - self.config.request_log_retention)
 
     async def aclose(self) -> None:
+        """Close the HTTP connections (the owner calls this once, at its end)."""
         await self._client.aclose()
 
     # --- endpoints ------------------------------------------------------------------------
@@ -520,11 +522,13 @@ class NotionService:
         return "live"
 
     async def retrieve_database(self, database_id: str, *, deadline: float) -> Reply:
+        """GET /v1/databases/{id}."""
         return await self._call(
             lambda: self._client.databases.retrieve(database_id=database_id), deadline
         )
 
     async def retrieve_data_source(self, data_source_id: str, *, deadline: float) -> Reply:
+        """GET /v1/data_sources/{id} (Notion-Version 2025-09-03)."""
         return await self._call(
             lambda: self._client.data_sources.retrieve(data_source_id=data_source_id), deadline
         )

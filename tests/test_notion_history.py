@@ -41,7 +41,7 @@ def log_request(
     store: Store, age: float, status: int | None, *, error: str = "", purpose: str = "check",
     attempt: int = 0, waited: float = 0.0, retry_after: float | None = None,
 ) -> None:
-    RequestLog(store, lambda: NOW).record(
+    RequestLog(store).record(
         sent_at=NOW - age, method="GET", endpoint="/v1/users/me", status=status, error=error,
         latency=0.1, attempt=Attempt(purpose=purpose, number=attempt, waited=waited),
         retry_after=retry_after,

@@ -67,6 +67,7 @@ async def for_each_database(spec: CheckSpec, ctx: Context, one: PerDatabase) -> 
 
 
 def no_source(db: DatabaseConfig) -> Result:
+    """CRITICAL: Notion lists no data source under the database."""
     return Result(Status.CRITICAL, "the database has no data source", target=db.name)
 
 
@@ -340,7 +341,7 @@ async def rate_limit(spec: CheckSpec, ctx: Context) -> Result:
     """Value = share of the window during which Notion told us to wait (union of Retry-Afters)."""
     end = ctx.now()
     start = end - spec.params.window
-    rows = RequestLog(ctx.store, ctx.clock).rows(start)
+    rows = RequestLog(ctx.store).rows(start)
     span = format_duration(spec.params.window)
     if not rows:
         return skipped(f"no Notion requests recorded in the last {span}")
@@ -366,7 +367,7 @@ def request_failed(row: dict[str, Any]) -> bool:
 async def error_rate(spec: CheckSpec, ctx: Context) -> Result:
     """Value = failed / all requests of the checks (token probes of the scanner excluded)."""
     end = ctx.now()
-    rows = RequestLog(ctx.store, ctx.clock).rows(end - spec.params.window, purpose="check")
+    rows = RequestLog(ctx.store).rows(end - spec.params.window, purpose="check")
     span = format_duration(spec.params.window)
     if not rows:
         return skipped(f"no Notion requests recorded in the last {span}")
