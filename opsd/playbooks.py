@@ -158,9 +158,9 @@ class Playbook(BaseModel):
 
 
 def _cron_trigger(expression: str, timezone: str) -> Any:
-    from apscheduler.triggers.cron import CronTrigger
+    from opsd.cron import cron_trigger
 
-    return CronTrigger.from_crontab(expression, timezone=zoneinfo.ZoneInfo(timezone))
+    return cron_trigger(expression, timezone)
 
 
 @dataclass
