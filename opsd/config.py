@@ -147,7 +147,12 @@ class SchedulerConfig(Section):
         None, description="Directory of playbook TOML files; default: the built-in playbooks."
     )
     max_concurrency: int = Field(4, ge=1, description="Checks of one playbook run at once.")
-    shutdown_timeout: Duration = Field(30.0, ge=0)
+    shutdown_timeout: Duration = Field(
+        30.0, ge=0, description="SIGTERM: how long running playbooks may finish before cancel."
+    )
+    alerts_interval: Duration = Field(
+        30.0, gt=0, description="How often the daemon sends due reminders and outbox retries."
+    )
 
     @field_validator("timezone")
     @classmethod

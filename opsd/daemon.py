@@ -20,7 +20,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from opsd import __version__, metrics
+from opsd import __version__, alerting, metrics, notify
 from opsd.app import App
 from opsd.config import Settings, config_file_of, load_settings
 from opsd.errors import ConfigError
@@ -34,9 +34,6 @@ from opsd.sdnotify import Notifier
 from opsd.store import Store
 
 log = logging.getLogger(__name__)
-
-ReloadFailure = Callable[[Settings, Store, list[str]], object]
-"""Told about a SIGHUP whose new config is invalid (settings/store are the kept ones)."""
 
 # /healthz calls the loop dead when its tick is this stale (the tick runs every second).
 _TICK_SECONDS = 1.0
@@ -55,7 +52,6 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         observers: list[Observer] | None = None,
-        on_reload_failure: ReloadFailure | None = None,
         log_stream=None,
     ) -> None:
         self.settings = settings
@@ -63,7 +59,6 @@ class Daemon:
         self.clock = clock
         self.monotonic = monotonic
         self.observers = [metrics.observe_run, *(observers or [])]
-        self.on_reload_failure = on_reload_failure
         self.log_stream = log_stream
         self.notifier = Notifier(env)
         self.app = self._new_app(settings)
@@ -87,6 +82,9 @@ class Daemon:
         self.server = self._start_server(self.settings)
         self.scheduler = PlaybookScheduler(self.settings.scheduler.timezone, self.run_playbook)
         catch_up = self.scheduler.schedule(playbooks, self.app.store.last_run_started, self._now())
+        self.scheduler.add_timer(
+            "alerts", self.settings.scheduler.alerts_interval, self._deliver_alerts
+        )
         self.scheduler.start()
         metrics.set_next_runs(self.scheduler.next_runs())
         self._install_signals()
@@ -188,13 +186,13 @@ class Daemon:
                 new_app = self._validated_app(load_settings(config_file_of(self.settings),
                                                             self._env()))
             except ConfigError as exc:
-                self._reload_failed(exc.problems)
+                await self._reload_failed(exc.problems)
                 return False
             try:
                 server = self._rebind_server(new_app.settings)
             except ConfigError as exc:
                 new_app.close_store()
-                self._reload_failed(exc.problems)
+                await self._reload_failed(exc.problems)
                 return False
             old_app, self.app, self.settings = self.app, new_app, new_app.settings
             self.server = server
@@ -205,9 +203,15 @@ class Daemon:
                 new_app.playbooks, new_app.store.last_run_started, self._now(),
                 timezone=new_app.settings.scheduler.timezone,
             )
+            self.scheduler.add_timer(
+                "alerts", new_app.settings.scheduler.alerts_interval, self._deliver_alerts
+            )
             metrics.set_next_runs(self.scheduler.next_runs())
             self._retire(old_app)
             metrics.observe_reload(True)
+            await asyncio.to_thread(
+                alerting.clear_config_alert, new_app.store, new_app.settings, self.clock()
+            )
             event(log, "reloaded", playbooks=len(list(new_app.playbooks)),
                   catch_up=",".join(catch_up) or "none")
             self.notifier.ready("configuration reloaded")
@@ -223,13 +227,23 @@ class Daemon:
             raise
         return app
 
-    def _reload_failed(self, problems: list[str]) -> None:
+    async def _reload_failed(self, problems: list[str]) -> None:
         metrics.observe_reload(False)
+        message = "reload failed, keeping the running configuration: " + "; ".join(problems)
         event(log, "reload failed, keeping the running configuration", level=logging.ERROR,
               error="; ".join(problems))
-        if self.on_reload_failure is not None:
-            self.on_reload_failure(self.settings, self.app.store, problems)
         self.notifier.ready("reload failed: running the previous configuration")
+        # Apprise blocks while it sends: off the loop, like every delivery.
+        await asyncio.to_thread(
+            alerting.raise_config_alert, self.app.store, self.settings, message, self.clock()
+        )
+
+    async def _deliver_alerts(self) -> None:
+        """Reminders due without new results, then the outbox's due retries."""
+        app = self.app
+        now = self.clock()
+        await asyncio.to_thread(alerting.sweep, app.settings, app.store, now)
+        await asyncio.to_thread(notify.retry_outbox, app.settings, app.store, now)
 
     def _retire(self, old: App) -> None:
         """Close the old app's clients and store once the runs still using it finish."""

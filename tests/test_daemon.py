@@ -4,6 +4,7 @@ promtool, /healthz, SIGTERM, kill -9 and catch-up, SIGHUP reloads, the heartbeat
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import signal
 import socket
@@ -232,12 +233,19 @@ def test_kill_9_loses_nothing_and_restart_catches_up(setup, tmp_path):
     assert daemon2.wait_exit() == 0
 
 
-def test_sighup_with_broken_config_keeps_the_old_one(setup, tmp_path):
+def open_alert_checks(opsd_cli, config: Path) -> list[str]:
+    shown = opsd_cli("--config", str(config), "alerts", "--json")
+    assert shown.code in (0, 1, 2), shown.err
+    return [alert["check"] for alert in json.loads(shown.out)["alerts"]]
+
+
+def test_sighup_with_broken_config_keeps_the_old_one(setup, tmp_path, opsd_cli):
     daemon, notify = setup()
     notify.wait_for("READY=1")
     config = tmp_path / "opsd.toml"
     good = config.read_text()
     url = metrics_url(config)
+    (tmp_path / "good.toml").write_text(good)
 
     config.write_text(good + "\n[metrics]\nport = 'not a port'\n")
     daemon.signal(signal.SIGHUP)
@@ -251,6 +259,7 @@ def test_sighup_with_broken_config_keeps_the_old_one(setup, tmp_path):
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     body = httpx.get(f"{url}/metrics", timeout=5).text
     assert 'opsd_config_reloads_total{outcome="failure"} 1.0' in body
+    assert "opsd.config" in open_alert_checks(opsd_cli, tmp_path / "good.toml")
 
     # A valid config with another playbook directory is picked up by the next SIGHUP.
     other = tmp_path / "other"
@@ -263,6 +272,7 @@ def test_sighup_with_broken_config_keeps_the_old_one(setup, tmp_path):
     body = httpx.get(f"{url}/metrics", timeout=5).text
     assert 'opsd_playbook_next_run_timestamp_seconds{playbook="hourly"}' in body
     assert 'opsd_playbook_next_run_timestamp_seconds{playbook="fast"}' not in body
+    assert "opsd.config" not in open_alert_checks(opsd_cli, tmp_path / "good.toml")
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0
 
