@@ -3,7 +3,7 @@ of every rule and realistic decoys (UUIDs, git hashes, integrity strings, base64
 placeholders, code that names secrets without holding them).
 
 Every secret is built at run time from random pieces, so this file holds none. Used by
-`bench/secrets.py` and by the tests.
+`bench/secret_scan.py` and by the tests.
 """
 
 from __future__ import annotations

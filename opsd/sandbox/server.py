@@ -294,9 +294,14 @@ class _Handler(BaseHTTPRequestHandler):
                             {"Content-Type": "application/json"}))
 
     def _send(self, response: Response) -> None:
-        self.send_response(response.status, _REASONS.get(response.status))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.send_response(response.status, _REASONS.get(response.status))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its timeout ended a slow or hanging request), as real
+            # clients do: nothing to answer, and not an error of the sandbox.
+            self.close_connection = True

@@ -3,7 +3,7 @@
 Speed: the file is searched once per distinct anchor (see `rules`), each search a literal-
 prefixed regex that runs at memory speed and lets only real candidates out of C; Python then
 judges those few (boundary, entropy, placeholders, hashes, code) and turns positions into line
-and column. Measured (bench/secrets.py): a keyword prefilter with `in` costs a pass of its
+and column. Measured (bench/secret_scan.py): a keyword prefilter with `in` costs a pass of its
 own, as much as the anchored search it would guard, so there is none.
 """
 
