@@ -21,7 +21,7 @@ from typing import Any, TextIO
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 # Libraries that log every request or job at INFO: only their warnings reach the journal.
-_QUIET = ("apscheduler", "httpx", "httpcore", "asyncio")
+_QUIET = ("apscheduler", "apprise", "httpx", "httpcore", "asyncio")
 _HANDLER_NAME = "opsd"
 
 

@@ -1,0 +1,150 @@
+"""`opsd demo`: the real daemon against the built-in sandbox, in a throw-away directory.
+
+The demo writes a config naming the sandbox (its URL, public fake token and databases), a
+copy of the shipped playbooks with `realtime` every few seconds, and state in a temporary
+directory; alerts go through the real alert engine and outbox to an Apprise plugin that
+prints them on the console.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from opsd.playbooks import builtin_playbooks_dir
+from opsd.sandbox import SANDBOX_TOKEN, Sandbox
+from opsd.sandbox.workspace import WORKSPACE_SPEC
+
+CONSOLE_SCHEMA = "opsdconsole"
+REALTIME_EVERY = "10s"
+# The names the shipped playbooks use for the sandbox's databases (`database = "tasks"`).
+DATABASE_NAMES = {
+    "Bottlenecks Registry": "bottlenecks",
+    "Optimization Fixes": "fixes",
+    "Testing Results": "tests",
+    "Deployment Log": "deployments",
+    "Task Management": "tasks",
+}
+# A sandbox answering faster than Notion's 3 requests/second keeps `--once` well under 30 s;
+# the client's budget stays below it so that opsd itself never causes a 429.
+SANDBOX_RATE = 20.0
+CLIENT_RATE = 15.0
+
+
+def demo_config(directory: Path, sandbox_url: str, metrics_port: int) -> Path:
+    """Write `opsd.toml` and `playbooks/` for a demo in `directory`; returns the config path."""
+    playbooks = directory / "playbooks"
+    playbooks.mkdir(parents=True, exist_ok=True)
+    for source in sorted(builtin_playbooks_dir().glob("*.toml")):
+        text = source.read_text()
+        if source.stem == "realtime":
+            text = re.sub(r'(?m)^every\s*=.*$', f'every = "{REALTIME_EVERY}"', text)
+        (playbooks / source.name).write_text(text)
+    integration = _sample_integration(directory)
+    lines = [
+        "[notion]",
+        f'token = "{SANDBOX_TOKEN}"  # opsd:allow (the sandbox\'s public fake token)',
+        f'base_url = "{sandbox_url}"',
+        f"rate_limit = {CLIENT_RATE}",
+        "burst = 10",
+        "",
+        "[storage]",
+        f'path = "{directory / "opsd.db"}"',
+        f'backup_dir = "{directory / "backups"}"',
+        "",
+        "[metrics]",
+        'host = "127.0.0.1"',
+        f"port = {metrics_port}",
+        "",
+        "[scheduler]",
+        f'playbooks_dir = "{playbooks}"',
+        'shutdown_timeout = "5s"',
+        "",
+        "[alerts]",
+        f'urls = ["{CONSOLE_SCHEMA}://"]',
+        "",
+        "[secrets]",
+        f'root = "{integration}"',
+        "",
+    ]
+    for database in WORKSPACE_SPEC:
+        lines += _database_lines(database)
+    path = directory / "opsd.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _sample_integration(directory: Path) -> Path:
+    """A stand-in for the integration's directory, so the secret scans have logs to read."""
+    root = directory / "integration"
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    (root / "logs" / "sync.log").write_text(
+        "2025-06-02T07:00:01Z INFO synced 42 pages from Bottlenecks Registry\n"
+        "2025-06-02T07:00:02Z WARN Notion answered 429, retrying after 1s\n"
+    )
+    return root
+
+
+def _database_lines(database: Any) -> list[str]:
+    """One `[[notion.databases]]` table: the properties every data source of it has."""
+    from opsd.sandbox import DATABASES
+
+    common = [(p.name, p.type) for p in database.sources[0].properties[:4]
+              if all(any(q.name == p.name and q.type == p.type for q in s.properties)
+                     for s in database.sources)]
+    name = DATABASE_NAMES.get(database.name, database.name.lower().split()[0])
+    return [
+        "[[notion.databases]]",
+        f'name = "{name}"',
+        f'id = "{DATABASES[database.name]}"',
+        "[notion.databases.required_properties]",
+        *(f'"{prop}" = "{kind}"' for prop, kind in common),
+        "",
+    ]
+
+
+def start_sandbox() -> Sandbox:
+    """The sandbox on a free localhost port."""
+    return Sandbox(port=0, rate=SANDBOX_RATE, burst=int(SANDBOX_RATE)).start()
+
+
+def free_port(preferred: int = 9464) -> int:
+    """`preferred` if nothing listens there, else any free localhost port."""
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise OSError("no free port on 127.0.0.1")
+
+
+def register_console_alerts(out: TextIO | None = None) -> None:
+    """Make `opsdconsole://` an Apprise URL that prints each alert message."""
+    from apprise.decorators import notify
+
+    stream = out or sys.stdout
+
+    @notify(on=CONSOLE_SCHEMA, name="opsd demo console")
+    def _print(body: str, title: str, notify_type: str, *args: object, **kwargs: object) -> bool:
+        print(f"\n*** ALERT ({notify_type}) {title}\n{body}\n", file=stream, flush=True)
+        return True
+
+
+def banner(sandbox_url: str, metrics_url: str, config: Path) -> str:
+    """What the demo prints before the daemon's log starts."""
+    return "\n".join([
+        "opsd demo: the daemon against a local Notion sandbox (Ctrl-C stops it)",
+        f"  sandbox   {sandbox_url}  (token: the public fake SANDBOX_TOKEN)",
+        f"  metrics   {metrics_url}/metrics   health: {metrics_url}/healthz",
+        f"  config    {config}",
+        f"  realtime  every {REALTIME_EVERY}; the other playbooks run once now (catch-up)",
+        "  try a fault, then watch the next realtime run raise an alert:",
+        f"    curl -X POST {sandbox_url}/__sandbox/latency -d '{{\"seconds\": 3}}'",
+        f"    curl -X POST {sandbox_url}/__sandbox/reset -d '{{}}'",
+        "",
+    ])
