@@ -1,0 +1,174 @@
+"""Metrics: what the observers record, Prometheus naming (checked by promtool), and the
+/metrics + /healthz listener over real HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+import subprocess
+
+import httpx
+import pytest
+from prometheus_client import generate_latest
+
+from opsd import metrics
+from opsd.config import load_settings
+from opsd.daemon import Daemon
+from opsd.errors import ConfigError
+from opsd.http import MetricsServer
+from opsd.results import Result, Status
+from opsd.runner import RunReport
+from tests.conftest import require_tool
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return metrics.REGISTRY.get_sample_value(name, labels)
+
+
+def report(playbook: str, *results: Result) -> RunReport:
+    return RunReport(playbook, "schedule", 1000.0, 1002.5, list(results))
+
+
+def populate() -> None:
+    """Every metric family with at least one sample, as a busy daemon would have them."""
+    metrics.observe_run(report(
+        "metrics-test",
+        Result(Status.WARNING, "slow", value=0.7, unit="seconds", target="tasks",
+               check="notion.latency", kind="notion.latency", started_at=1000.5, duration=0.3),
+        Result(Status.SKIPPED, "nothing", check="cache.hit_rate", kind="cache.hit_rate"),
+    ))
+    metrics.observe_notion_request("/v1/databases/{id}", 200, 0.12)
+    metrics.observe_notion_request("/v1/users/me", 429, 0.05, waited=1.5, retried=True)
+    metrics.observe_notification(True)
+    metrics.observe_notification(False)
+    metrics.set_outbox_depth(2)
+    metrics.set_alerts_firing({"CRITICAL": 1})
+    metrics.set_next_runs({"metrics-test": dt.datetime(2030, 1, 1, tzinfo=dt.UTC)})
+    metrics.observe_reload(False)
+    metrics.observe_heartbeat(True)
+
+
+def test_observe_run_sets_check_and_playbook_series():
+    populate()
+    labels = {"check": "notion.latency", "kind": "notion.latency", "target": "tasks",
+              "playbook": "metrics-test"}
+    assert sample("opsd_check_status", **labels) == 1
+    assert sample("opsd_check_value", **labels, unit="seconds") == 0.7
+    assert sample("opsd_check_last_run_timestamp_seconds", **labels) == 1000.5
+    assert sample("opsd_check_status", check="cache.hit_rate", kind="cache.hit_rate",
+                  target="", playbook="metrics-test") == -1
+    assert sample("opsd_playbook_last_run_timestamp_seconds", playbook="metrics-test") == 1002.5
+    assert sample("opsd_playbook_duration_seconds", playbook="metrics-test") == 2.5
+    assert sample("opsd_playbook_runs_total", playbook="metrics-test", status="WARNING") >= 1
+    assert sample("opsd_playbook_next_run_timestamp_seconds", playbook="metrics-test") == (
+        dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp()
+    )
+
+
+def test_a_warning_run_does_not_count_as_a_success():
+    metrics.observe_run(report("metrics-warn", Result(Status.WARNING, "x", check="c", kind="k")))
+    assert sample("opsd_playbook_last_success_timestamp_seconds", playbook="metrics-warn") is None
+    metrics.observe_run(report("metrics-warn", Result(Status.OK, "x", check="c", kind="k")))
+    assert sample("opsd_playbook_last_success_timestamp_seconds", playbook="metrics-warn") == 1002.5
+
+
+def test_next_runs_forget_playbooks_no_longer_scheduled():
+    when = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    metrics.set_next_runs({"gone": when})
+    metrics.set_next_runs({"kept": when})
+    assert sample("opsd_playbook_next_run_timestamp_seconds", playbook="gone") is None
+    assert sample("opsd_playbook_next_run_timestamp_seconds", playbook="kept") is not None
+
+
+def test_exposition_passes_promtool_check_metrics():
+    promtool = require_tool("promtool")
+    populate()
+    text = generate_latest(metrics.REGISTRY).decode()
+    done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                          text=True, timeout=30)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def test_names_follow_the_conventions_and_labels_are_bounded():
+    populate()
+    families = list(metrics.REGISTRY.collect())
+    opsd = [f for f in families if f.name.startswith("opsd_")]
+    assert len(opsd) >= 18
+    assert all(f.name.startswith(("opsd_", "process_")) for f in families)
+    for family in opsd:
+        assert re.fullmatch(r"opsd_[a-z0-9_]+", family.name)
+        for s in family.samples:
+            assert not {"id", "page", "page_id", "user", "user_id", "url"} & set(s.labels)
+        if family.type == "counter":
+            assert not family.name.endswith("_total")  # the client appends it once
+
+
+@pytest.fixture
+def server():
+    state = {"healthy": (True, "ok")}
+    listener = MetricsServer("127.0.0.1", 0, lambda: state["healthy"])
+    listener.start()
+    yield listener, state
+    listener.stop()
+
+
+def test_metrics_and_healthz_over_http(server):
+    listener, state = server
+    populate()
+    scraped = httpx.get(f"{listener.url}/metrics", timeout=5)
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'opsd_notion_requests_total{endpoint="/v1/users/me",status="429"}' in scraped.text
+    openmetrics = httpx.get(f"{listener.url}/metrics", timeout=5,
+                            headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert openmetrics.text.rstrip().endswith("# EOF")
+
+    assert httpx.get(f"{listener.url}/healthz", timeout=5).text == "ok\n"
+    state["healthy"] = (False, "database not writable: /var/lib/opsd/opsd.db")
+    unhealthy = httpx.get(f"{listener.url}/healthz", timeout=5)
+    assert (unhealthy.status_code, unhealthy.text) == (
+        503, "database not writable: /var/lib/opsd/opsd.db\n"
+    )
+    assert httpx.get(f"{listener.url}/other", timeout=5).status_code == 404
+
+
+def test_a_busy_port_is_a_config_error(server):
+    listener, _ = server
+    expected = rf"metrics.port: cannot listen on 127.0.0.1:{listener.port}"
+    with pytest.raises(ConfigError, match=expected):
+        MetricsServer("127.0.0.1", listener.port, lambda: (True, "ok")).start()
+
+
+@pytest.fixture
+def monotonic() -> dict[str, float]:
+    return {"now": 100.0}
+
+
+@pytest.fixture
+def daemon(make_config, monotonic) -> Daemon:
+    config = make_config(metrics={"port": 0})
+    made = Daemon(load_settings(config, env={}), env={}, monotonic=lambda: monotonic["now"])
+    made._open_health_store()
+    yield made
+    made._health_store.close()
+    made.app.close_store()
+
+
+def test_healthz_fails_when_the_loop_stops_ticking(daemon, monotonic):
+    assert daemon.health() == (True, "ok")
+    monotonic["now"] += 11
+    assert daemon.health() == (False, "scheduler loop unresponsive for 11s")
+
+
+def test_healthz_fails_when_the_database_is_not_writable(daemon):
+    locker = sqlite3.connect(daemon.settings.storage.path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        healthy, reason = daemon.health()
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert not healthy
+    assert reason == f"database not writable: {daemon.settings.storage.path}"
+    assert daemon.health() == (True, "ok")
