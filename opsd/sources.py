@@ -40,6 +40,8 @@ REDIS_DEFAULTS = {"hits": "keyspace_hits", "misses": "keyspace_misses"}
 
 _METRIC = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_PROCESS_START = "process_start_time_seconds"
 _PATH_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -248,19 +250,32 @@ async def _fetch_text(source: SourceConfig, http: httpx.AsyncClient) -> str:
 async def _read_prometheus(
     source: SourceConfig, selectors: Mapping[str, str], http: httpx.AsyncClient
 ) -> Reading:
-    from prometheus_client.parser import text_string_to_metric_families
-
     text = await _fetch_text(source, http)
-    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    wanted = {key: parse_metric_selector(selector) for key, selector in selectors.items()}
+    names = {_PROCESS_START, *(n for s in wanted.values() for n in (s.name, f"{s.name}_total"))}
+    # Off the event loop, so that a large exposition does not inflate the latency that
+    # concurrent checks (http.endpoint) measure.
+    samples = await asyncio.to_thread(_parse_exposition, text, names)
     values = {}
     for key, selector_text in selectors.items():
-        selector = parse_metric_selector(selector_text)
-        found = [s.value for s in samples if selector.matches(s.name, s.labels)]
+        found = [s.value for s in samples if wanted[key].matches(s.name, s.labels)]
         if not found:
             raise SourceError(f"no sample matches {selector_text}")
         values[key] = float(sum(found))
-    start = next((s.value for s in samples if s.name == "process_start_time_seconds"), None)
+    start = next((s.value for s in samples if s.name == _PROCESS_START), None)
     return Reading(values, instance=None if start is None else f"{start:.3f}")
+
+
+def _parse_exposition(text: str, names: set[str]) -> list[Any]:
+    """The samples named `names`; other lines are dropped unparsed (an exposition can hold tens
+    of thousands of series, and the parser is the slow part)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    kept = "".join(
+        line for line in text.splitlines(keepends=True)
+        if (name := _METRIC_NAME.match(line)) and name.group(0) in names  # not comments
+    )
+    return [s for family in text_string_to_metric_families(kept) for s in family.samples]
 
 
 def _values_at_paths(document: Any, selectors: Mapping[str, str]) -> Reading:

@@ -150,6 +150,16 @@ def test_prometheus_exposition_changes_between_reads() -> None:
         assert read_now(cache, selectors).values["hits"] == 180.0
 
 
+def test_prometheus_reads_only_the_selected_series() -> None:
+    noisy = EXPOSITION + 'app_cache_hits_total_bytes{cache="notion"} 999\nbroken_metric{oops 1\n'
+    with LocalHTTP() as server:
+        server.routes["/metrics"] = Route(noisy)
+        cache = CacheConfig(name="app", source="prometheus+" + server.url("/metrics"),
+                            hits='app_cache_hits{cache="notion"}', misses="app_cache_misses")
+        reading = read_now(cache, {"hits": cache.hits or "", "misses": cache.misses or ""})
+    assert reading.values == {"hits": 120.0, "misses": 31.0}
+
+
 def test_prometheus_missing_metric_and_http_error() -> None:
     with LocalHTTP() as server:
         server.routes["/metrics"] = Route(EXPOSITION)
