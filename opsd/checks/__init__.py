@@ -2,9 +2,12 @@
 
 To add a check, write one function in the module of its family and register it::
 
-    @check("cache.hit_rate", params=HitRateParams, unit="ratio", warn=0.8, crit=0.6,
-           direction="below", description="Cache hit ratio since the previous sample")
-    async def hit_rate(spec: CheckSpec, ctx: Context) -> list[Result]:
+    class TrendParams(Params):
+        window: Duration = 7 * 86400.0
+
+    @check("history.trend", params=TrendParams, unit="ratio", warn=0.99, crit=0.95,
+           direction="below", description="Share of OK results per check over a window")
+    async def trend(spec: CheckSpec, ctx: Context) -> Result:
         ...
 
 then add an entry with `kind = "cache.hit_rate"` to a playbook. Thresholds given here are the
