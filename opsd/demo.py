@@ -34,21 +34,28 @@ SANDBOX_RATE = 20.0
 CLIENT_RATE = 15.0
 
 
-def demo_config(directory: Path, sandbox_url: str, metrics_port: int) -> Path:
+def demo_config(
+    directory: Path,
+    sandbox_url: str,
+    metrics_port: int,
+    *,
+    realtime_every: str = REALTIME_EVERY,
+    client_rate: float = CLIENT_RATE,
+) -> Path:
     """Write `opsd.toml` and `playbooks/` for a demo in `directory`; returns the config path."""
     playbooks = directory / "playbooks"
     playbooks.mkdir(parents=True, exist_ok=True)
     for source in sorted(builtin_playbooks_dir().glob("*.toml")):
         text = source.read_text()
         if source.stem == "realtime":
-            text = re.sub(r'(?m)^every\s*=.*$', f'every = "{REALTIME_EVERY}"', text)
+            text = re.sub(r'(?m)^every\s*=.*$', f'every = "{realtime_every}"', text)
         (playbooks / source.name).write_text(text)
     integration = _sample_integration(directory)
     lines = [
         "[notion]",
         f'token = "{SANDBOX_TOKEN}"  # opsd:allow (the sandbox\'s public fake token)',
         f'base_url = "{sandbox_url}"',
-        f"rate_limit = {CLIENT_RATE}",
+        f"rate_limit = {client_rate}",
         "burst = 10",
         "",
         "[storage]",
