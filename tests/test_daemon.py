@@ -340,3 +340,38 @@ def test_busy_metrics_port_is_one_line_and_exit_3(setup, tmp_path):
         f"opsd: metrics.port: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
     assert notify.messages == []
+
+
+@pytest.mark.parametrize(("shutdown_timeout", "finished"), [("10s", True), ("0.3s", False)])
+def test_sigterm_lets_a_running_playbook_finish_or_cancels_it_at_the_deadline(
+    tmp_path, make_config, shutdown_timeout, finished
+):
+    from opsd.sandbox import SANDBOX_TOKEN, Sandbox
+
+    playbooks = tmp_path / "slow"
+    playbooks.mkdir()
+    (playbooks / "slow.toml").write_text(
+        'name = "slow"\nevery = "1h"\n\n[[checks]]\nkind = "notion.auth"\ntimeout = "20s"\n'
+    )
+    with Sandbox(port=0).start() as sandbox:
+        sandbox.set_latency(1.5)
+        config = make_config(
+            notion={"token": SANDBOX_TOKEN, "base_url": sandbox.url},
+            scheduler={"playbooks_dir": str(playbooks), "shutdown_timeout": shutdown_timeout},
+            metrics={"enabled": False},
+        )
+        notify = NotifySocket(str(tmp_path / "notify.sock"))
+        daemon = Daemon(config, {"NOTIFY_SOCKET": notify.env_value})
+        try:
+            notify.wait_for("READY=1")
+            daemon.wait_log("msg=started")
+            # The catch-up run starts at once and then waits 1.5 s on the sandbox: signal
+            # while it is surely in flight (nothing observable marks that moment).
+            time.sleep(0.5)
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait_exit() == 0
+        finally:
+            daemon.kill()
+            notify.close()
+    assert bool(runs(tmp_path / "opsd.db", "slow")) is finished
+    assert ("playbook run cancelled at shutdown" in daemon.log()) is not finished
