@@ -76,6 +76,12 @@ def demo_config(
         "[secrets]",
         f'root = "{integration}"',
         "",
+        "# The sandbox stands in for the integration's own service: http.endpoint probes it.",
+        "[[endpoints]]",
+        'name = "sandbox"',
+        f'url = "{sandbox_url}/__sandbox/stats"',
+        'json_field = "requests_total"',
+        "",
     ]
     for database in WORKSPACE_SPEC:
         lines += _database_lines(database)
