@@ -166,3 +166,16 @@ def test_report_json_shape(runner: Runner) -> None:
         "check", "kind", "target", "status", "value", "unit", "summary", "details",
         "duration_seconds",
     }
+
+
+def test_disk_check_judges_the_history_disk(runner: Runner, monkeypatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    Usage = namedtuple("Usage", "total used free")
+    mib = 2**20
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(100 * mib, 95 * mib, 5 * mib))
+    (result,) = run(runner, {"kind": "maintenance.disk"}).results
+    assert (result.status, result.value) == (Status.CRITICAL, 0.95)
+    assert result.summary.startswith("95% of the disk holding ")
+    assert "(5 MiB free)" in result.summary

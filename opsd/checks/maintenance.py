@@ -70,6 +70,24 @@ def _rotate(directory: Path, keep: int) -> int:
     return len(stale)
 
 
+class DiskParams(Params):
+    path: Path | None = Field(None, description="Default: the history database's directory.")
+
+
+@check("maintenance.disk", params=DiskParams, unit="ratio", warn=0.8, crit=0.9,
+       description="Share of the disk holding the history that is used")
+async def disk(spec: CheckSpec, ctx: Context) -> Result:
+    path = spec.params.path or Path(ctx.settings.storage.path).parent
+    usage = shutil.disk_usage(path)
+    used = usage.used / usage.total
+    return Result(
+        Status.OK,
+        f"{used:.0%} of the disk holding {path} used ({usage.free // 2**20} MiB free)",
+        value=used,
+        details={"path": str(path), "free_bytes": usage.free, "total_bytes": usage.total},
+    )
+
+
 class TrendParams(Params):
     window: Duration = Field(7 * 86400.0, gt=0, description="Period the report covers.")
 
