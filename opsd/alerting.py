@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from opsd import metrics
 from opsd.alerts import Alert, AlertEvent, EventType, Phase, Policy, evaluate, tick
 from opsd.config import Settings
-from opsd.notify import Origin, Send, apprise_send, enqueue, outbox_depth, retry_outbox
+from opsd.notify import Origin, Send, enqueue, outbox_depth, retry_outbox
 from opsd.playbooks import CheckSpec, Playbook
 from opsd.results import Result, Status
 from opsd.runner import RunReport
@@ -89,9 +89,9 @@ def sweep(settings: Settings, store: Store, now: float) -> list[AlertEvent]:
 
 class AlertObserver:
     """The runner observer: every recorded run goes through the alert engine, then the
-    outbox is flushed (in a thread: Apprise blocks)."""
+    outbox is flushed (in a thread: delivery blocks). `send`: see `retry_outbox`."""
 
-    def __init__(self, settings: Settings, store: Store, send: Send = apprise_send) -> None:
+    def __init__(self, settings: Settings, store: Store, send: Send | None = None) -> None:
         self.settings = settings
         self.store = store
         self.send = send
@@ -107,7 +107,7 @@ class AlertObserver:
 
 
 def raise_config_alert(
-    store: Store, settings: Settings, message: str, now: float, send: Send = apprise_send
+    store: Store, settings: Settings, message: str, now: float, send: Send | None = None
 ) -> list[AlertEvent]:
     """A CRITICAL `opsd.config` alert (a reload found a broken config), sent right away.
 
@@ -118,7 +118,7 @@ def raise_config_alert(
 
 
 def clear_config_alert(
-    store: Store, settings: Settings, now: float, send: Send = apprise_send
+    store: Store, settings: Settings, now: float, send: Send | None = None
 ) -> list[AlertEvent]:
     """Resolve the `opsd.config` alert after a successful reload."""
     result = Result(Status.OK, "configuration reloaded", check=CONFIG_CHECK, kind=CONFIG_CHECK)
@@ -126,7 +126,7 @@ def clear_config_alert(
 
 
 def _apply_and_send(
-    store: Store, settings: Settings, result: Result, now: float, send: Send
+    store: Store, settings: Settings, result: Result, now: float, send: Send | None
 ) -> list[AlertEvent]:
     events = apply_results(settings, store, [result], now=now, playbook="daemon")
     retry_outbox(settings, store, now, send)

@@ -233,7 +233,7 @@ class Daemon:
         event(log, "reload failed, keeping the running configuration", level=logging.ERROR,
               error="; ".join(problems))
         self.notifier.ready("reload failed: running the previous configuration")
-        # Apprise blocks while it sends: off the loop, like every delivery.
+        # Delivery blocks while it sends: off the loop, like every delivery.
         await asyncio.to_thread(
             alerting.raise_config_alert, self.app.store, self.settings, message, self.clock()
         )

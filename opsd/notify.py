@@ -12,26 +12,32 @@ daemon and a CLI command) from sending the same row at once.
 
 URLs carry passwords and tokens: rows store a hash of the configured entry and Apprise's
 privacy-masked form, never the URL; the URL itself is looked up in the config at send time.
+
+Apprise itself runs in a short-lived child process (`opsd.deliver`), one per batch: it would
+add 26 MB to the daemon for good.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import re
+import select
 import socket
 import sqlite3
+import subprocess
+import sys
 import zoneinfo
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from opsd import metrics
 from opsd.alerts import AlertEvent, EventType
 from opsd.config import Settings
+from opsd.deliver import UNKNOWN_URL
 from opsd.durations import format_duration
+from opsd.errors import OpsdError
 from opsd.output import format_time, format_value
-from opsd.redact import redact_secret
 from opsd.results import Status
 from opsd.runbooks import hint
 from opsd.store import Store
@@ -40,10 +46,10 @@ BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 # Tags on a URL that receive every message, as in Apprise.
 _MATCH_EVERYTHING = frozenset({"all", "always"})
-# An `alerts.urls` entry: optional Apprise tags (`critical,2:pager=`), then the URL.
-_ENTRY = re.compile(
-    r"^\s*(?:(?P<tags>[a-z0-9,_: \t-]+?)\s*=)?\s*(?P<url>[a-z0-9]{1,32}://.*)$", re.I
-)
+# Seconds the delivery child may take to start and parse the URLs; a send gets its timeout
+# plus the margin.
+PARSE_TIMEOUT = 60.0
+ANSWER_MARGIN = 30.0
 _NOTIFY_TYPES = {Status.CRITICAL: "failure", Status.WARNING: "warning"}
 
 
@@ -91,52 +97,107 @@ Send = Callable[[Destination, Message, float], str | None]
 """(destination, message, timeout) -> None when delivered, else the reason it was not."""
 
 
-# --- destinations ---------------------------------------------------------------------------
+# --- destinations and sending: Apprise in a child process -----------------------------------
+
+
+# (alerts.urls entries, child command with the plugin paths) -> their destinations.
+_last_parse: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Destination]] = {}
+
+
+class WorkerError(OpsdError):
+    """The delivery child process failed or did not answer."""
+
+
+class AppriseWorker:
+    """One child process (`python -m opsd.deliver`) for a batch of Apprise work, started on
+    first use and ended on `close()`: this process never imports Apprise."""
+
+    def __init__(self, plugin_paths: Sequence[Path] = ()) -> None:
+        self._command = [sys.executable, "-m", "opsd.deliver", *map(str, plugin_paths)]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> AppriseWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def destinations(self, settings: Settings) -> list[Destination]:
+        """The configured alert URLs with their tags and masked labels (parsed once per
+        config: the last parse is kept)."""
+        entries = tuple(entry.get_secret_value() for entry in settings.alerts.urls)
+        if not entries:
+            return []
+        key = (entries, tuple(self._command))
+        parsed = _last_parse.get(key)
+        if parsed is None:
+            reply = self._ask({"parse": entries}, PARSE_TIMEOUT)
+            parsed = [
+                Destination(**{**fields, "tags": frozenset(fields["tags"])})
+                for fields in reply["destinations"]
+            ]
+            _last_parse.clear()
+            _last_parse[key] = parsed
+        return list(parsed)
+
+    def send(self, destination: Destination, message: Message, timeout: float) -> str | None:
+        """A `Send`: None on SUCCESS, else what went wrong."""
+        if not destination.valid:
+            return UNKNOWN_URL
+        request = {"send": destination.url, "title": message.title, "body": message.body,
+                   "notify_type": message.notify_type, "timeout": timeout}
+        try:
+            return self._ask(request, timeout + ANSWER_MARGIN)["error"]
+        except WorkerError as exc:
+            return str(exc)
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def _ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self._proc is None:
+            self._proc = subprocess.Popen(self._command, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE)
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it exited: the empty read below says how
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else b""
+        if line:
+            return dict(json.loads(line))
+        if not ready:
+            proc.kill()
+        self.close()
+        if not ready:
+            raise WorkerError(f"delivery process did not answer within {timeout:.0f}s")
+        raise WorkerError(f"delivery process exited with code {proc.returncode}")
 
 
 def destinations(settings: Settings) -> list[Destination]:
     """The configured alert URLs with their tags and masked labels."""
-    return [_destination(entry.get_secret_value()) for entry in settings.alerts.urls]
-
-
-def _destination(entry: str) -> Destination:
-    from apprise import Apprise
-    from apprise.tag import AppriseTag
-
-    key = hashlib.sha256(entry.encode()).hexdigest()
-    match = _ENTRY.match(entry)
-    service = Apprise.instantiate(match["url"].strip()) if match else None
-    if match is None or service is None:
-        return Destination(entry, frozenset(), redact_secret(entry), key, valid=False)
-    tags = frozenset(
-        str(AppriseTag.parse(t)) for t in re.split(r"[,\s]+", match["tags"] or "") if t
-    )
-    # Apprise's privacy form masks the URL's secrets; its query only repeats defaults.
-    label = service.url(privacy=True).split("?", 1)[0]
-    return Destination(match["url"].strip(), tags, label, key)
+    with AppriseWorker(settings.alerts.plugin_paths) as worker:
+        return worker.destinations(settings)
 
 
 def apprise_send(destination: Destination, message: Message, timeout: float) -> str | None:
-    """Send one message to one URL through Apprise; None on SUCCESS, else what went wrong."""
-    import apprise
-
-    if not destination.valid:
-        return "Apprise does not understand this URL"
-    # A fresh service object per message: Apprise throttles repeat sends on one object.
-    service = apprise.Apprise.instantiate(destination.url)
-    sender = apprise.Apprise()
-    sender.add(service)
-    with sender.notify(
-        body=message.body,
-        title=message.title,
-        notify_type=message.notify_type,
-        body_format=apprise.NotifyFormat.MARKDOWN,
-        timeout=timeout,
-    ) as result:
-        if result:
-            return None
-        errors = [e.message for e in result.logs() if e.level in ("ERROR", "WARNING")]
-        return f"{result.status.name}" + (f": {errors[-1]}" if errors else "")
+    """Send one message to one built-in Apprise URL in a child process of its own; None on
+    SUCCESS, else what went wrong. Batches share one child: `AppriseWorker.send`."""
+    with AppriseWorker() as worker:
+        return worker.send(destination, message, timeout)
 
 
 # --- messages (pure) ------------------------------------------------------------------------
@@ -290,20 +351,28 @@ def enqueue(
 
 
 def retry_outbox(
-    settings: Settings, store: Store, now: float, send: Send = apprise_send
+    settings: Settings, store: Store, now: float, send: Send | None = None
 ) -> int:
     """Send every due outbox row once; returns how many were delivered.
 
-    The daemon calls this on a timer (it blocks while sending: run it in a thread); every CLI
-    command that records a run calls it too.
+    `send` defaults to Apprise in one child process for the whole pass (none if nothing is
+    due). The daemon calls this on a timer (it blocks while sending: run it in a thread);
+    every CLI command that records a run calls it too.
     """
-    by_key: dict[str, Destination] | None = None  # parsed on first use: Apprise loads slowly
+    with AppriseWorker(settings.alerts.plugin_paths) as worker:
+        return _send_due(settings, store, now, worker, send or worker.send)
+
+
+def _send_due(
+    settings: Settings, store: Store, now: float, worker: AppriseWorker, send: Send
+) -> int:
+    by_key: dict[str, Destination] | None = None  # parsed on first use
     timeout = settings.alerts.timeout
     failed_keys: set[str] = set()
     delivered = 0
     while (row := _claim_next(store, now, timeout + 60.0, failed_keys)) is not None:
         if by_key is None:
-            by_key = {d.key: d for d in destinations(settings)}
+            by_key = {d.key: d for d in worker.destinations(settings)}
         destination = by_key.get(row["url_key"])
         if destination is None:
             _give_up(store, row["id"], now, "URL no longer in alerts.urls")
@@ -394,16 +463,25 @@ def outbox_rows(store: Store, since: float) -> list[dict[str, Any]]:
 
 
 def send_test(
-    settings: Settings, tag: str | None = None, send: Send = apprise_send
+    settings: Settings, tag: str | None = None, send: Send | None = None
 ) -> list[tuple[Destination, str | None]]:
-    """Send a test message to every URL (or those tagged `tag`): each with its outcome."""
+    """Send a test message to every URL (or those tagged `tag`): each with its outcome.
+
+    `send` defaults to Apprise in one child process for all of them."""
+    with AppriseWorker(settings.alerts.plugin_paths) as worker:
+        return _send_test(settings, tag, worker, send or worker.send)
+
+
+def _send_test(
+    settings: Settings, tag: str | None, worker: AppriseWorker, send: Send
+) -> list[tuple[Destination, str | None]]:
     origin = Origin.here(settings)
     message = Message(
         f"opsd test message ({origin.name})",
         f"This is a test from opsd on **{origin.host}**: if you read it, alerts reach you.",
         "info",
     )
-    chosen = [d for d in destinations(settings) if tag is None or tag.lower() in d.tags]
+    chosen = [d for d in worker.destinations(settings) if tag is None or tag.lower() in d.tags]
     outcomes = []
     for destination in chosen:
         error = send(destination, message, settings.alerts.timeout)

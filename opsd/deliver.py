@@ -1,0 +1,115 @@
+"""The Apprise side of alert delivery, run as a short-lived child process: `python -m
+opsd.deliver [PLUGIN_PATH ...]`.
+
+Apprise loads some 200 plugin modules plus cryptography, requests and markdown (+26 MB that
+never goes away), so the daemon never imports it: `opsd.notify.AppriseWorker` starts one of
+these per batch (an outbox pass, an enqueue, `opsd alerts test`) and exchanges one JSON
+object per line over its stdin and stdout:
+
+    {"parse": ["critical=json://…", …]}  ->  {"destinations": [{"url", "tags", "label", …}]}
+    {"send": "json://…", "title", "body", "notify_type", "timeout"}  ->  {"error": null | "…"}
+
+The process ends when its stdin closes. Custom Apprise plugins (`@notify` functions) load
+from the paths given as arguments (`alerts.plugin_paths`). Anything printed (a console
+plugin, Apprise itself) goes to stderr: stdout carries only the replies.
+
+Only the standard library and Apprise are imported here, so a child starts fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from opsd.redact import redact_secret
+
+# An `alerts.urls` entry: optional Apprise tags (`critical,2:pager=`), then the URL.
+_ENTRY = re.compile(
+    r"^\s*(?:(?P<tags>[a-z0-9,_: \t-]+?)\s*=)?\s*(?P<url>[a-z0-9]{1,32}://.*)$", re.I
+)
+UNKNOWN_URL = "Apprise does not understand this URL"
+
+
+def entry_key(entry: str) -> str:
+    """What outbox rows store to find their `alerts.urls` entry again (never the URL)."""
+    return hashlib.sha256(entry.encode()).hexdigest()
+
+
+def parse_entry(entry: str) -> dict[str, Any]:
+    """An `alerts.urls` entry as `Destination` fields: URL, tags, masked label, key, valid."""
+    from apprise import Apprise
+    from apprise.tag import AppriseTag
+
+    key = entry_key(entry)
+    match = _ENTRY.match(entry)
+    service = Apprise.instantiate(match["url"].strip()) if match else None
+    if match is None or service is None:
+        return {"url": entry, "tags": [], "label": redact_secret(entry), "key": key,
+                "valid": False}
+    tags = sorted({
+        str(AppriseTag.parse(t)) for t in re.split(r"[,\s]+", match["tags"] or "") if t
+    })
+    # Apprise's privacy form masks the URL's secrets; its query only repeats defaults.
+    label = service.url(privacy=True).split("?", 1)[0]
+    return {"url": match["url"].strip(), "tags": tags, "label": label, "key": key,
+            "valid": True}
+
+
+def send(url: str, title: str, body: str, notify_type: str, timeout: float) -> str | None:
+    """Send one message to one URL; None on SUCCESS, else what went wrong (one line)."""
+    import apprise
+
+    # A fresh service object per message: Apprise throttles repeat sends on one object.
+    service = apprise.Apprise.instantiate(url)
+    if service is None:
+        return UNKNOWN_URL
+    sender = apprise.Apprise()
+    sender.add(service)
+    with sender.notify(
+        body=body,
+        title=title,
+        notify_type=notify_type,
+        body_format=apprise.NotifyFormat.MARKDOWN,
+        timeout=timeout,
+    ) as result:
+        if result:
+            return None
+        errors = [e.message for e in result.logs() if e.level in ("ERROR", "WARNING")]
+        return f"{result.status.name}" + (f": {errors[-1]}" if errors else "")
+
+
+def answer(request: dict[str, Any]) -> dict[str, Any]:
+    """The reply to one request."""
+    if "parse" in request:
+        return {"destinations": [parse_entry(entry) for entry in request["parse"]]}
+    try:
+        error = send(request["send"], request["title"], request["body"],
+                     request["notify_type"], request["timeout"])
+    except Exception as exc:  # a plugin's bug fails this message, not the batch
+        error = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return {"error": error}
+
+
+def main(plugin_paths: Sequence[str]) -> int:
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # Failures come back in the replies: Apprise's own log lines stay out of the daemon's.
+    logging.getLogger().addHandler(logging.NullHandler())
+    if plugin_paths:
+        from apprise import AppriseAsset
+
+        AppriseAsset(plugin_paths=list(plugin_paths))
+    for line in sys.stdin:
+        replies.write(json.dumps(answer(json.loads(line))) + "\n")
+        replies.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
