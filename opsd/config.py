@@ -221,6 +221,10 @@ class AlertsConfig(Section):
     )
     group: bool = Field(True, description="Several alerts of one run go out as one message.")
     timeout: Duration = Field(30.0, gt=0, description="Per-URL delivery timeout.")
+    plugin_paths: list[Path] = Field(
+        default_factory=list,
+        description="Files or directories of custom Apprise plugins (`@notify` functions).",
+    )
     outbox_max_age: Duration = Field(
         2 * 86400.0, gt=0, description="Undelivered messages are retried for this long."
     )
@@ -637,6 +641,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.secrets.paths = [resolve(p) for p in settings.secrets.paths]  # type: ignore[misc]
     settings.secrets.root = resolve(settings.secrets.root)
     settings.secrets.baseline = resolve(settings.secrets.baseline)
+    settings.alerts.plugin_paths = [resolve(p) for p in settings.alerts.plugin_paths]  # type: ignore[misc]
     for transport in [*settings.caches, *settings.apps, *settings.endpoints]:
         transport.ca_file = resolve(transport.ca_file)
     return settings

@@ -2,17 +2,16 @@
 
 The demo writes a config naming the sandbox (its URL, public fake token and databases), a
 copy of the shipped playbooks with `realtime` every few seconds, and state in a temporary
-directory; alerts go through the real alert engine and outbox to an Apprise plugin that
-prints them on the console.
+directory; alerts go through the real alert engine and outbox to a custom Apprise plugin
+(`alerts.plugin_paths`) that prints them on the console (the delivery process's stderr).
 """
 
 from __future__ import annotations
 
 import re
 import socket
-import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from opsd.playbooks import builtin_playbooks_dir
 from opsd.sandbox import SANDBOX_TOKEN, Sandbox
@@ -51,6 +50,7 @@ def demo_config(
             text = re.sub(r'(?m)^every\s*=.*$', f'every = "{realtime_every}"', text)
         (playbooks / source.name).write_text(text)
     integration = _sample_integration(directory)
+    plugin = write_console_plugin(directory)
     lines = [
         "[notion]",
         f'token = "{SANDBOX_TOKEN}"  # opsd:allow (the sandbox\'s public fake token)',
@@ -72,6 +72,7 @@ def demo_config(
         "",
         "[alerts]",
         f'urls = ["{CONSOLE_SCHEMA}://"]',
+        f'plugin_paths = ["{plugin}"]',
         "",
         "[secrets]",
         f'root = "{integration}"',
@@ -136,16 +137,25 @@ def free_port(preferred: int = 9464) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
-def register_console_alerts(out: TextIO | None = None) -> None:
-    """Make `opsdconsole://` an Apprise URL that prints each alert message."""
-    from apprise.decorators import notify
+_CONSOLE_PLUGIN = f'''"""opsd demo: `{CONSOLE_SCHEMA}://` prints each alert message."""
 
-    stream = out or sys.stdout
+import sys
 
-    @notify(on=CONSOLE_SCHEMA, name="opsd demo console")
-    def _print(body: str, title: str, notify_type: str, *args: object, **kwargs: object) -> bool:
-        print(f"\n*** ALERT ({notify_type}) {title}\n{body}\n", file=stream, flush=True)
-        return True
+from apprise.decorators import notify
+
+
+@notify(on="{CONSOLE_SCHEMA}", name="opsd demo console")
+def print_alert(body, title, notify_type, *args, **kwargs):
+    print(f"\\n*** ALERT ({{notify_type}}) {{title}}\\n{{body}}\\n", file=sys.stderr, flush=True)
+    return True
+'''
+
+
+def write_console_plugin(directory: Path) -> Path:
+    """Write the Apprise plugin making `opsdconsole://` print alerts; returns its path."""
+    path = directory / "opsd_console.py"
+    path.write_text(_CONSOLE_PLUGIN)
+    return path
 
 
 def banner(sandbox_url: str, metrics_url: str, config: Path) -> str:

@@ -23,7 +23,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, then the daemon (or every playbook once) against it."""
-    demo.register_console_alerts()
     with tempfile.TemporaryDirectory(prefix="opsd-demo-") as tmp, demo.start_sandbox() as sandbox:
         config = demo.demo_config(Path(tmp), sandbox.url, demo.free_port())
         # No environment: the user's NOTION_API_TOKEN or OPSD_* must not leak into the demo.
