@@ -19,6 +19,7 @@ add 26 MB to the daemon for good.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import select
@@ -156,7 +157,8 @@ class AppriseWorker:
         if proc is None:
             return
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # it exited already
+            proc.stdin.close()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -170,21 +172,19 @@ class AppriseWorker:
                                           stdout=subprocess.PIPE)
         proc = self._proc
         assert proc.stdin is not None and proc.stdout is not None
-        try:
+        with contextlib.suppress(BrokenPipeError):  # it exited: the read below says how
             proc.stdin.write(json.dumps(request).encode() + b"\n")
             proc.stdin.flush()
-        except BrokenPipeError:
-            pass  # it exited: the empty read below says how
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        line = proc.stdout.readline() if ready else b""
-        if line:
-            return dict(json.loads(line))
         if not ready:
             proc.kill()
-        self.close()
-        if not ready:
+            self.close()
             raise WorkerError(f"delivery process did not answer within {timeout:.0f}s")
-        raise WorkerError(f"delivery process exited with code {proc.returncode}")
+        line = proc.stdout.readline()
+        if not line:
+            self.close()
+            raise WorkerError(f"delivery process exited with code {proc.returncode}")
+        return dict(json.loads(line))
 
 
 def destinations(settings: Settings) -> list[Destination]:
