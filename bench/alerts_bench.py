@@ -18,9 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-from opsd.alerting import apply_results
+from opsd.alerting.messages import Origin
+from opsd.alerting.notify import enqueue, retry_outbox
+from opsd.alerting.observer import apply_results
 from opsd.config import Settings
-from opsd.notify import Origin, enqueue, retry_outbox
 from opsd.results import Result, Status
 from opsd.store import Store
 
@@ -70,8 +71,7 @@ def delivery_rate(directory: Path, messages: int) -> float:
         [Result(Status.CRITICAL, "down", check=f"c{n}", kind="x") for n in range(messages)],
         now=T0,
     )
-    with store.transaction() as conn:
-        enqueue(conn, settings, events, Origin("bench"), T0)
+    enqueue(store, settings, events, Origin("bench"), T0)
     started = time.perf_counter()
     delivered = retry_outbox(settings, store, T0)
     elapsed = time.perf_counter() - started

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from opsd.demo import demo_config, free_port
+from opsd.cli.demo import demo_config, free_port
 from opsd.sandbox import Sandbox
 
 GOALS = {"rss_mb": 80.0, "growth_mb": 5.0, "metrics_p99_ms": 50.0, "help_ms": 300.0}

@@ -115,7 +115,7 @@ def main() -> int:
         burst_wall, store = run_once(settings, args.samples)
         stop.set()
         injector.join()
-        rows = list(store.db.query("SELECT retry_after FROM notion_requests WHERE status = 429"))
+        rows = list(store.query("SELECT retry_after FROM notion_requests WHERE status = 429"))
         told = sum(r["retry_after"] or 0.0 for r in rows)
         extra = burst_wall - wall
         second_ok = extra <= told * 1.10

@@ -12,11 +12,17 @@ from opsd.config import Settings, load_settings
 from opsd.context import Resources
 from opsd.playbooks import PlaybookSet, load_playbooks
 from opsd.runner import Observer, Runner
-from opsd.store import Store
+from opsd.store import CLI_BUSY_TIMEOUT, DAEMON_BUSY_TIMEOUT
+from opsd.store.owner import StoreThread
 
 
 class App:
-    """Settings, store, playbooks, shared clients and a runner wired to the observers."""
+    """Settings, store, playbooks, shared clients and a runner wired to the observers.
+
+    The store is a `StoreThread`: every query runs on its owner thread, in the daemon and in a
+    CLI command alike. `daemon`: wait out another process's write lock for the daemon's busy
+    timeout (the loop never waits); a CLI command gives up sooner and says the database is busy.
+    """
 
     def __init__(
         self,
@@ -24,18 +30,27 @@ class App:
         *,
         clock: Callable[[], float] = time.time,
         extra_observers: list[Observer] | None = None,
+        daemon: bool = False,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.extra_observers = extra_observers or []
+        self.daemon = daemon
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike | None = None, **kwargs) -> App:
-        return cls(load_settings(path), **kwargs)
+    def from_config(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        extra_observers: list[Observer] | None = None,
+    ) -> App:
+        return cls(load_settings(path), clock=clock, extra_observers=extra_observers)
 
     @cached_property
-    def store(self) -> Store:
-        return Store.open(Path(self.settings.storage.path))
+    def store(self) -> StoreThread:
+        timeout = DAEMON_BUSY_TIMEOUT if self.daemon else CLI_BUSY_TIMEOUT
+        return StoreThread.open(Path(self.settings.storage.path), busy_timeout=timeout)
 
     @cached_property
     def playbooks(self) -> PlaybookSet:
@@ -57,7 +72,7 @@ class App:
 
     def observers(self) -> list[Observer]:
         """What sees every recorded run (the alert engine plugs in here)."""
-        from opsd.alerting import AlertObserver
+        from opsd.alerting.observer import AlertObserver
 
         return [AlertObserver(self.settings, self.store)]
 

@@ -10,26 +10,27 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from opsd.config import Settings
-from opsd.store import Store
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import httpx
+
+    from opsd.config import Settings
+    from opsd.notion.service import NotionService
+    from opsd.store import StoreAccess
 
 
 class Resources:
     """Long-lived clients, created on first use and closed by `aclose()`."""
 
     def __init__(
-        self, settings: Settings, store: Store, clock: Callable[[], float] = time.time
+        self, settings: Settings, store: StoreAccess, clock: Callable[[], float] = time.time
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self._http: httpx.AsyncClient | None = None
-        self._notion: Any = None
+        self._notion: NotionService | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -47,10 +48,10 @@ class Resources:
         return self._http
 
     @property
-    def notion(self) -> Any:
+    def notion(self) -> NotionService:
         """The shared Notion client (rate-limited, instrumented); see `opsd.notion`."""
         if self._notion is None:
-            from opsd.notion import NotionService
+            from opsd.notion.service import NotionService
 
             self._notion = NotionService(self.settings.notion, store=self.store, clock=self.clock)
         return self._notion
@@ -69,7 +70,7 @@ class Context:
     """Handed to every check function."""
 
     settings: Settings
-    store: Store
+    store: StoreAccess
     resources: Resources
     playbook: str = ""
     clock: Callable[[], float] = time.time
@@ -83,5 +84,5 @@ class Context:
         return self.resources.http
 
     @property
-    def notion(self) -> Any:
+    def notion(self) -> NotionService:
         return self.resources.notion

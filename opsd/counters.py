@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsd.durations import format_duration
 from opsd.results import Result, Status
+from opsd.store import state
 
 if TYPE_CHECKING:
     from opsd.store import Store
@@ -132,8 +133,10 @@ def advance(
     store: Store, namespace: str, key: str, current: Sample, enough: Callable[[Interval], bool]
 ) -> Interval:
     """The interval since the stored baseline; the baseline moves to `current` only when the
-    interval had `enough` traffic, so that quiet periods add up until they can be judged."""
-    measured = interval(Sample.from_state(store.get_state(namespace, key)), current)
+    interval had `enough` traffic, so that quiet periods add up until they can be judged.
+
+    Runs on the store's thread: `await ctx.store.call(advance, ...)`."""
+    measured = interval(Sample.from_state(state.get_state(store, namespace, key)), current)
     if enough(measured):
-        store.set_state(namespace, key, current.to_state(), now=current.at)
+        state.set_state(store, namespace, key, current.to_state(), now=current.at)
     return measured

@@ -9,6 +9,7 @@ at the same instant an hour later on the wall clock.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -32,6 +33,41 @@ def _wall_time(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=None, fold=0)
 
 
+def validate_cron(expression: str) -> str:
+    """`expression` if it is a 5-field crontab with day names; raises ValueError saying why.
+
+    Day numbers are refused: cron counts Sunday as 0, APScheduler counts Monday as 0.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError("cron needs 5 fields: minute hour day month day-of-week")
+    if re.search(r"\d", fields[4]):
+        raise ValueError(
+            "use day names in day-of-week (mon-fri, sun), not numbers: "
+            "cron and APScheduler number the days differently"
+        )
+    cron_trigger(expression, "UTC")
+    return expression
+
+
 def cron_trigger(expression: str, timezone: str) -> WallClockCronTrigger:
     """The trigger for a 5-field crontab expression evaluated in `timezone`."""
     return WallClockCronTrigger.from_crontab(expression, timezone=zoneinfo.ZoneInfo(timezone))
+
+
+def previous_fire_time(expression: str, timezone: str, now: dt.datetime) -> dt.datetime | None:
+    """The last fire time of the cron `expression` at or before `now` (None if none)."""
+    trigger = cron_trigger(expression, timezone)
+    # Walk forward from a point far enough back to include at least one fire time.
+    for lookback_days in (2, 9, 40, 400):
+        cursor = now - dt.timedelta(days=lookback_days)
+        previous = None
+        fire = trigger.get_next_fire_time(None, cursor)
+        while fire is not None and fire <= now:
+            previous = fire
+            # `now`, not `fire + 1s`: wall-clock arithmetic drops the DST fold, so after
+            # the repeated hour the trigger would return the same fire time forever.
+            fire = trigger.get_next_fire_time(fire, now)
+        if previous is not None:
+            return previous
+    return None

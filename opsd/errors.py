@@ -1,10 +1,15 @@
 """Exceptions whose messages are what the user sees.
 
 Every error a user can cause (bad arguments, a bad config file, an unknown playbook) is an
-`OpsdError`: the CLI prints its message on one line and exits 3, never a traceback.
+`OpsdError`: the CLI prints its message on one line and exits 3, never a traceback. Every
+exception opsd defines derives from `OpsdError`.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from opsd.results import Status
 
 
 class OpsdError(Exception):
@@ -32,14 +37,19 @@ class UsageError(OpsdError):
     """The command line is wrong."""
 
 
-class CheckError(Exception):
+class CheckError(OpsdError):
     """Raised inside a check to end it with a plain-words reason.
 
     The runner turns it into a result with `status` (UNKNOWN unless given) and the message as
     summary, without the exception type in front.
     """
 
-    def __init__(self, message: str, status: str = "UNKNOWN", details: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: Status | str = Status.UNKNOWN,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status = status
-        self.details = details or {}
+        self.status = Status(status)
+        self.details: dict[str, Any] = details or {}

@@ -15,7 +15,7 @@ from opsd import __version__
 
 if TYPE_CHECKING:
     from opsd.playbooks import Playbook
-    from opsd.runner import RunReport
+    from opsd.results import RunReport
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -19,57 +19,26 @@ samples = 5                       # any other key is a parameter of the kind
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from opsd.checks import Params, get_kind
+from opsd.checks import get_kind
+from opsd.checks.base import CheckSpec
 from opsd.config import Settings, format_location, friendly_message
+from opsd.cron import cron_trigger, previous_fire_time, validate_cron
 from opsd.durations import Duration
 from opsd.errors import PlaybookError
-from opsd.thresholds import Thresholds
 
 _ENTRY_KEYS = {
     "name", "kind", "description", "target", "warn", "crit", "direction", "timeout",
     "failure_threshold", "success_threshold", "repeat_interval",
 }
-
-
-class CheckSpec(BaseModel):
-    """One entry of a playbook, validated; `params` is the kind's own parameter model."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
-    name: str = Field(min_length=1)
-    kind: str
-    description: str = ""
-    target: str | None = Field(None, description="Only this target (cache, endpoint, database).")
-    warn: float | None = None
-    crit: float | None = None
-    direction: Literal["above", "below"] | None = None
-    timeout: Duration = Field(30.0, gt=0)
-    failure_threshold: int | None = Field(None, ge=1)
-    success_threshold: int | None = Field(None, ge=1)
-    repeat_interval: Duration | None = None
-    params: Params = Field(default_factory=Params)
-    playbook: str = ""
-
-    @property
-    def thresholds(self) -> Thresholds:
-        """The entry's thresholds over the kind's defaults."""
-        kind = get_kind(self.kind)
-        base = kind.thresholds if kind else Thresholds()
-        return Thresholds(
-            warn=self.warn if self.warn is not None else base.warn,
-            crit=self.crit if self.crit is not None else base.crit,
-            direction=self.direction or base.direction,
-        )
 
 
 class Playbook(BaseModel):
@@ -85,18 +54,7 @@ class Playbook(BaseModel):
     @field_validator("schedule")
     @classmethod
     def _cron_with_day_names(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        fields = value.split()
-        if len(fields) != 5:
-            raise ValueError("cron needs 5 fields: minute hour day month day-of-week")
-        if re.search(r"\d", fields[4]):
-            raise ValueError(
-                "use day names in day-of-week (mon-fri, sun), not numbers: "
-                "cron and APScheduler number the days differently"
-            )
-        _cron_trigger(value, "UTC")
-        return value
+        return None if value is None else validate_cron(value)
 
     @model_validator(mode="after")
     def _one_schedule(self) -> Playbook:
@@ -141,25 +99,10 @@ class Playbook(BaseModel):
             return now - dt.timedelta(seconds=self.every)
         if not self.schedule:
             return None
-        trigger = _cron_trigger(self.schedule, timezone)
-        # Walk forward from a point far enough back to include at least one fire time.
-        for lookback_days in (2, 9, 40, 400):
-            cursor = now - dt.timedelta(days=lookback_days)
-            previous = None
-            fire = trigger.get_next_fire_time(None, cursor)
-            while fire is not None and fire <= now:
-                previous = fire
-                # `now`, not `fire + 1s`: wall-clock arithmetic drops the DST fold, so after
-                # the repeated hour the trigger would return the same fire time forever.
-                fire = trigger.get_next_fire_time(fire, now)
-            if previous is not None:
-                return previous
-        return None
+        return previous_fire_time(self.schedule, timezone, now)
 
 
 def _cron_trigger(expression: str, timezone: str) -> Any:
-    from opsd.cron import cron_trigger
-
     return cron_trigger(expression, timezone)
 
 
@@ -287,12 +230,14 @@ def parse_entry(entry: Any, playbook: str) -> CheckSpec:
             f".{format_location(tuple(e['loc']))}: {friendly_message(e)}" for e in exc.errors()
         ]
     try:
-        spec = CheckSpec.model_validate({**base, "playbook": playbook})
+        spec = CheckSpec.model_validate(
+            {**base, "playbook": playbook, "defaults": kind.thresholds}
+        )
     except ValidationError as exc:
         problems += [
             f".{format_location(tuple(e['loc']))}: {friendly_message(e)}" for e in exc.errors()
         ]
-    if problems:
+    if problems or params is None:
         raise PlaybookError(problems)
-    spec.params = params  # type: ignore[assignment]
+    spec.params = params
     return spec

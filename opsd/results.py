@@ -93,6 +93,37 @@ class Result:
         }
 
 
+@dataclasses.dataclass
+class RunReport:
+    """A playbook run: its results, when, and what started it."""
+
+    playbook: str
+    trigger: str
+    started_at: float
+    finished_at: float
+    results: list[Result]
+    run_id: int | None = None
+
+    @property
+    def status(self) -> Status:
+        return worst(r.status for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return self.status.exit_code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "playbook": self.playbook,
+            "status": self.status.value,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_seconds": round(self.finished_at - self.started_at, 6),
+            "trigger": self.trigger,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
 def ok(summary: str, **fields: Any) -> Result:
     return Result(Status.OK, summary, **fields)
 

@@ -1,4 +1,5 @@
-"""Runbook hints per check kind: the seeds' troubleshooting steps, one line each, for alerts."""
+"""Runbook hints, all in one place: per check kind (the seeds' troubleshooting steps, one line
+each, for alerts) and per cause of a failed Notion request (for results' `details.hint`)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,50 @@ _FAMILY_HINTS = {
     "notion": _AUTH,
     "cache": HINTS["cache.hit_rate"],
 }
+
+# What to do about each kind of failed Notion request (`NotionError.kind`).
+_NOTION_TOKEN_STEPS = (
+    "1. Verify the token opsd reads (notion.token, NOTION_API_TOKEN or the notion_token "
+    "credential) matches the integration's secret; "
+    "2. Check the integration's permissions at https://www.notion.so/my-integrations; "
+    "3. Regenerate the token if necessary and update it where opsd reads it."
+)
+_NOTION_STATUS_PAGE = "Check https://status.notion.so; opsd retried with backoff."
+NOTION_FAILURE_HINTS: dict[str, str] = {
+    "no_token": "Set notion.token in the config file, NOTION_API_TOKEN in the environment, "
+                "or a notion_token file in $CREDENTIALS_DIRECTORY.",
+    "revoked": _NOTION_TOKEN_STEPS,
+    "forbidden": "The integration lacks a capability: enable 'Read content' (and 'Read user "
+                 "information') in the integration's settings. " + _NOTION_TOKEN_STEPS,
+    "not_found": "Share the database with the integration (in Notion: ••• → Connections → add "
+                 "the integration) and check its ID in notion.databases.",
+    "bad_request": "Notion rejected the request: check the entry's filter and property names "
+                   "and notion.notion_version.",
+    "rate_limited": "Notion allows about 3 requests/s per integration on average: lower "
+                    "notion.rate_limit or the integration's own request rate.",
+    "server_error": _NOTION_STATUS_PAGE,
+    "unavailable": _NOTION_STATUS_PAGE,
+    "overloaded": _NOTION_STATUS_PAGE + " Notion sheds load with 529: reduce request volume.",
+    "bad_gateway": "Something between opsd and Notion answered with a non-JSON page: check "
+                   "notion.base_url, proxies (HTTPS_PROXY) and https://status.notion.so.",
+    "gateway_timeout": _NOTION_STATUS_PAGE,
+    "network": "Check DNS, firewall and proxy settings on this host, and notion.base_url.",
+    "timeout": "Check https://status.notion.so and this host's network; raise the entry's "
+               "timeout if Notion is slow but working.",
+    "no_slot": "opsd's own request budget is used up: raise the entry's timeout, check fewer "
+               "databases or samples, or raise notion.rate_limit (max ~3/s).",
+}
+
+# Hints that results of particular Notion checks carry in `details.hint`.
+TOKEN_WHITESPACE_HINT = "Remove the whitespace where the token is set."
+TOKEN_SHAPE_HINT = (
+    "Copy the Internal Integration Secret again from https://www.notion.so/my-integrations; "
+    "Notion may also have changed its format, in which case notion.auth tells whether it works."
+)
+SCHEMA_HINT = (
+    "Add or retype the properties in Notion (opsd only reports; it never changes the "
+    "workspace), or correct notion.databases[].required_properties."
+)
 
 DEFAULT_HINT = "Run `opsd check {check}` for details and `opsd history {check}` for its trend."
 

@@ -4,50 +4,29 @@ one transaction to the store, then the observers (alert engine, metrics)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsd.checks import get_kind
-from opsd.config import Settings
+from opsd.checks.base import CheckKind, CheckSpec
 from opsd.context import Context, Resources
 from opsd.errors import CheckError
-from opsd.playbooks import CheckSpec, Playbook
-from opsd.results import Result, Status, worst
-from opsd.store import Store
+from opsd.results import Result, RunReport, Status
+from opsd.store import runs
+from opsd.thresholds import Thresholds
 
-Observer = Callable[["RunReport", Playbook], Awaitable[None] | None]
+if TYPE_CHECKING:
+    from opsd.config import Settings
+    from opsd.playbooks import Playbook
+    from opsd.store import StoreAccess
 
+log = logging.getLogger(__name__)
 
-@dataclasses.dataclass
-class RunReport:
-    playbook: str
-    trigger: str
-    started_at: float
-    finished_at: float
-    results: list[Result]
-    run_id: int | None = None
-
-    @property
-    def status(self) -> Status:
-        return worst(r.status for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        return self.status.exit_code
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "playbook": self.playbook,
-            "status": self.status.value,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "duration_seconds": round(self.finished_at - self.started_at, 6),
-            "trigger": self.trigger,
-            "results": [r.to_dict() for r in self.results],
-        }
+Observer = Callable[["RunReport", "Playbook"], Awaitable[None] | None]
+"""Sees every finished run (the alert engine, metrics); one that raises is logged, not fatal."""
 
 
 class Runner:
@@ -56,7 +35,7 @@ class Runner:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: StoreAccess,
         resources: Resources | None = None,
         *,
         clock: Callable[[], float] = time.time,
@@ -77,7 +56,7 @@ class Runner:
         started_at = self.clock()
         limit = asyncio.Semaphore(self.settings.scheduler.max_concurrency)
 
-        async def bounded(spec: CheckSpec) -> list[Result]:
+        async def bounded(spec: CheckSpec[Any]) -> list[Result]:
             async with limit:
                 return await self.run_check(spec, ctx)
 
@@ -85,43 +64,42 @@ class Runner:
         results = [result for batch in batches for result in batch]
         finished_at = self.clock()
         report = RunReport(playbook.name, trigger, started_at, finished_at, results)
-        report.run_id = self.store.record_run(
-            playbook.name, results, started_at=started_at, finished_at=finished_at,
-            trigger=trigger,
-        )
+        try:
+            report.run_id = await self.store.call(
+                runs.record_run, playbook.name, results, started_at=started_at,
+                finished_at=finished_at, trigger=trigger,
+            )
+        except Exception as exc:  # a full disk must not stop metrics and alerts
+            log.error("recording the %s run failed: %s", playbook.name, exc)
         for observer in self.observers:
-            outcome = observer(report, playbook)
-            if asyncio.iscoroutine(outcome):
-                await outcome
+            await _notify(observer, report, playbook)
         return report
 
-    async def run_check(self, spec: CheckSpec, ctx: Context) -> list[Result]:
+    async def run_check(self, spec: CheckSpec[Any], ctx: Context) -> list[Result]:
         """One entry -> its results. Never raises: failures become UNKNOWN or CRITICAL."""
         kind = get_kind(spec.kind)
         started_at = self.clock()
         started = time.monotonic()
-        if kind is None:
-            raw: list[Result] = [Result(Status.UNKNOWN, f"unknown check kind {spec.kind!r}")]
-        else:
-            try:
-                outcome = await asyncio.wait_for(kind.func(spec, ctx), timeout=spec.timeout)
-                raw = outcome if isinstance(outcome, list) else [outcome]
-            except TimeoutError:
-                raw = [Result(Status.CRITICAL, f"timed out after {spec.timeout:g}s")]
-            except CheckError as exc:
-                raw = [Result(Status(exc.status), str(exc), details=exc.details)]
-            except Exception as exc:
-                raw = [Result(Status.UNKNOWN, f"check failed: {type(exc).__name__}: {exc}")]
-            if not raw:
-                raw = [Result(Status.SKIPPED, "nothing to check")]
+        raw = await _outcome(kind, spec, ctx)
         duration = time.monotonic() - started
         unit = kind.unit if kind else ""
-        return [self._finish(r, spec, unit, started_at, duration) for r in raw]
-
+        base = kind.thresholds if kind else spec.defaults
+        finished = []
+        for result in raw:
+            try:
+                finished.append(self._finish(result, spec, unit, base, started_at, duration))
+            except Exception as exc:
+                log.debug("finishing a %s result failed", spec.name, exc_info=True)
+                finished.append(self._finish(
+                    Result(Status.UNKNOWN, f"check failed: {type(exc).__name__}: {exc}"),
+                    spec, unit, base, started_at, duration,
+                ))
+        return finished
     def _finish(
-        self, result: Result, spec: CheckSpec, unit: str, started_at: float, duration: float
+        self, result: Result, spec: CheckSpec[Any], unit: str, base: Thresholds,
+        started_at: float, duration: float,
     ) -> Result:
-        thresholds = spec.thresholds
+        thresholds = spec.thresholds_over(base)
         status = result.status
         details = dict(result.details)
         summary = result.summary
@@ -154,3 +132,31 @@ def _redact_details(details: dict[str, Any], settings: Settings) -> dict[str, An
     text = json.dumps(details, default=str)
     redacted = settings.redact(text)
     return details if redacted == text else json.loads(redacted)
+
+
+async def _outcome(kind: CheckKind | None, spec: CheckSpec[Any], ctx: Context) -> list[Result]:
+    """What the check function returned, or its failure as a result; never raises."""
+    if kind is None:
+        return [Result(Status.UNKNOWN, f"unknown check kind {spec.kind!r}")]
+    try:
+        outcome = await asyncio.wait_for(kind.func(spec, ctx), timeout=spec.timeout)
+    except TimeoutError:
+        return [Result(Status.CRITICAL, f"timed out after {spec.timeout:g}s")]
+    except CheckError as exc:
+        return [Result(exc.status, str(exc), details=exc.details)]
+    except Exception as exc:
+        log.debug("check %s raised", spec.name, exc_info=True)
+        return [Result(Status.UNKNOWN, f"check failed: {type(exc).__name__}: {exc}")]
+    raw = outcome if isinstance(outcome, list) else [outcome]
+    return raw or [Result(Status.SKIPPED, "nothing to check")]
+
+
+async def _notify(observer: Observer, report: RunReport, playbook: Playbook) -> None:
+    """Hand `report` to one observer; its failure is logged and does not reach the others."""
+    try:
+        outcome = observer(report, playbook)
+        if asyncio.iscoroutine(outcome):
+            await outcome
+    except Exception:
+        name = getattr(observer, "__qualname__", type(observer).__name__)
+        log.error("observer %s failed on the %s run", name, report.playbook, exc_info=True)

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Literal
 
 from opsd.results import Status
+from opsd.units import format_value
 
 Direction = Literal["above", "below"]
 
@@ -36,8 +37,6 @@ class Thresholds:
         limit = {Status.CRITICAL: self.crit, Status.WARNING: self.warn}.get(status)
         if limit is None:
             return ""
-        from opsd.output import format_value
-
         sign = ">=" if self.direction == "above" else "<="
         return f"{sign} {format_value(limit, unit)}"
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from freezegun import freeze_time
 
-from opsd.alerts import Alert, EventType, Phase, Policy, evaluate, tick
+from opsd.alerting.engine import Alert, EventType, Phase, Policy, evaluate, tick
 from opsd.config import AlertsConfig
 from opsd.playbooks import CheckSpec
 from opsd.results import Result, Status

@@ -11,23 +11,24 @@ import pytest
 from test_alerts_support import Mailbox, running_webhook
 
 from opsd import metrics
-from opsd.alerting import (
+from opsd.alerting.engine import EventType, Phase
+from opsd.alerting.notify import retry_outbox
+from opsd.alerting.observer import (
     AlertObserver,
     apply_results,
     clear_config_alert,
-    events_since,
-    open_alerts,
     raise_config_alert,
 )
-from opsd.alerts import EventType, Phase
+from opsd.alerting.silences import add_silence
 from opsd.config import Settings
-from opsd.notify import outbox_depth, outbox_rows, retry_outbox
 from opsd.playbooks import parse_playbook
 from opsd.redact import redact_secret
 from opsd.results import Result, Status
 from opsd.runner import Runner
-from opsd.silences import add_silence
 from opsd.store import Store
+from opsd.store.alerts import events_since, open_alerts
+from opsd.store.outbox import outbox_depth, outbox_rows
+from opsd.store.owner import StoreThread
 
 T0 = 1_737_702_000.0  # 2025-01-24 07:00 UTC
 HOUR = 3600.0
@@ -298,13 +299,15 @@ def test_the_runner_observer_applies_per_entry_thresholds(tmp_path, webhook):
         tmp_path / "nightly.toml",
     )
     clock = iter(T0 + 60 * i for i in range(100))
-    runner = Runner(engine.settings, engine.store, clock=lambda: next(clock),
-                    observers=[AlertObserver(engine.settings, engine.store)])
+    owned = StoreThread.open(engine.path)  # as in the daemon: queries on the store's thread
+    runner = Runner(engine.settings, owned, clock=lambda: next(clock),
+                    observers=[AlertObserver(engine.settings, owned)])
     for _ in range(2):
         asyncio.run(runner.run(playbook))
     assert webhook.received == []
     assert [a.phase for a in open_alerts(engine.store)] == [Phase.PENDING]
     asyncio.run(runner.run(playbook))
+    owned.close()
     assert webhook.titles() == [
         f"[CRITICAL] retention: removed 0 runs older than 90d (>= 0) ({_host()})"
     ]

@@ -10,6 +10,7 @@ from test_sources_support import Clock, LocalHTTP, RedisServer, Route, run_entry
 
 from opsd.results import Result, Status
 from opsd.store import Store
+from opsd.store.runs import record_run
 
 START = 1_800_000_000.0
 DAY = 86400.0
@@ -161,7 +162,7 @@ def store_month(store: Store, end: float, rates: dict[str, float]) -> None:
                    check="cache.hit_rate", kind="cache.hit_rate", started_at=at)
             for name, rate in rates.items()
         ]
-        store.record_run("realtime", results, started_at=at, finished_at=at + 1)
+        record_run(store, "realtime", results, started_at=at, finished_at=at + 1)
 
 
 def test_ttl_review_over_a_month_of_samples(make_config, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from opsd.checks.cache import judge_hit_rate, recommend_ttl, review_ttl
 from opsd.counters import Interval, Sample, advance, enough_traffic, interval, ratio
 from opsd.results import Result, Status
 from opsd.store import Store
+from opsd.store.state import get_state
 
 
 def sample(hits: float, misses: float, at: float = 0.0, instance: str | None = "a") -> Sample:
@@ -77,10 +78,10 @@ def test_baseline_moves_only_after_enough_traffic() -> None:
                        lambda i: enough_traffic(sum(i.deltas.values()), 50))
 
     assert step(10, 10, at=0).deltas == {"hits": 10, "misses": 10}  # 20 < 50: kept open
-    assert store.get_state("cache.hit_rate", "k") is None
+    assert get_state(store, "cache.hit_rate", "k") is None
     quiet_then_busy = step(40, 20, at=60)
     assert quiet_then_busy.first and quiet_then_busy.deltas == {"hits": 40, "misses": 20}
-    assert store.get_state("cache.hit_rate", "k")["values"] == {"hits": 40, "misses": 20}
+    assert get_state(store, "cache.hit_rate", "k")["values"] == {"hits": 40, "misses": 20}
     following = step(100, 40, at=120)
     assert following.deltas == {"hits": 60, "misses": 20} and following.seconds == 60
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opsd.output import format_value, nagios_line
+from opsd.cli.output import format_value, nagios_line
 from opsd.results import Result, Status
 
 

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from opsd.demo import demo_config
+from opsd.cli.demo import demo_config
 from opsd.sandbox import SANDBOX_TOKEN
 from tests.conftest import REPO
 

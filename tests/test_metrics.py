@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import sqlite3
@@ -14,11 +15,10 @@ from prometheus_client import generate_latest
 
 from opsd import metrics
 from opsd.config import load_settings
-from opsd.daemon import Daemon
+from opsd.daemon.http import MetricsServer
+from opsd.daemon.service import Daemon
 from opsd.errors import ConfigError
-from opsd.http import MetricsServer
-from opsd.results import Result, Status
-from opsd.runner import RunReport
+from opsd.results import Result, RunReport, Status
 from tests.conftest import require_tool
 
 
@@ -149,9 +149,8 @@ def monotonic() -> dict[str, float]:
 def daemon(make_config, monotonic) -> Daemon:
     config = make_config(metrics={"port": 0})
     made = Daemon(load_settings(config, env={}), env={}, monotonic=lambda: monotonic["now"])
-    made._open_health_store()
+    made.app.store  # noqa: B018 (opened as the daemon opens it: on its owner thread)
     yield made
-    made._health_store.close()
     made.app.close_store()
 
 
@@ -161,14 +160,19 @@ def test_healthz_fails_when_the_loop_stops_ticking(daemon, monotonic):
     assert daemon.health() == (False, "scheduler loop unresponsive for 11s")
 
 
-def test_healthz_fails_when_the_database_is_not_writable(daemon):
+def test_healthz_reports_the_store_probe_and_never_waits_on_the_lock(daemon):
+    # The owner thread waits 0.1 s for the lock, as it would wait its busy timeout.
+    daemon.app.store.run(lambda s: s.conn.execute("PRAGMA busy_timeout=100"))
     locker = sqlite3.connect(daemon.settings.storage.path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     try:
+        assert daemon.health() == (True, "ok")  # answered from state, without SQLite
+        assert asyncio.run(daemon.probe_store()) is False
         healthy, reason = daemon.health()
     finally:
         locker.execute("ROLLBACK")
         locker.close()
     assert not healthy
     assert reason == f"database not writable: {daemon.settings.storage.path}"
+    assert asyncio.run(daemon.probe_store()) is True
     assert daemon.health() == (True, "ok")

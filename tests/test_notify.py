@@ -7,24 +7,20 @@ import dataclasses
 
 import pytest
 
-from opsd.alerts import AlertEvent, EventType
-from opsd.config import Settings
-from opsd.notify import (
+from opsd.alerting.engine import AlertEvent, EventType
+from opsd.alerting.messages import Message, Origin, body, compose, title
+from opsd.alerting.notify import (
     Destination,
-    Message,
-    Origin,
     apprise_send,
     backoff,
-    body,
-    compose,
     destinations,
     enqueue,
-    outbox_rows,
     retry_outbox,
-    title,
 )
+from opsd.config import Settings
 from opsd.results import Status
 from opsd.store import Store
+from opsd.store.outbox import outbox_rows
 
 NOW = 1_737_702_000.0
 ORIGIN = Origin("ops-1", "Acme Ops", "Europe/Berlin")
@@ -134,8 +130,7 @@ def test_enqueue_skips_silenced_events_and_routes_per_url(tmp_path):
     store = Store.open(settings.storage.path)
     events = [event(id=1), event(severity=Status.WARNING, check="cache.hit_rate", id=2),
               event(check="notion.schema", silenced_by="silence 1: x", id=3)]
-    with store.transaction() as conn:
-        assert enqueue(conn, settings, events, ORIGIN, NOW) == 2
+    assert enqueue(store, settings, events, ORIGIN, NOW) == 2
     rows = outbox_rows(store, 0)
     assert [(r["url_label"], r["event_ids"]) for r in rows] == [
         ("json://127.0.0.1:1/all", "[1, 2]"), ("json://127.0.0.1:2/c", "[1]"),
@@ -161,8 +156,7 @@ class Recorder:
 
 def queued_store(settings: Settings) -> Store:
     store = Store.open(settings.storage.path)
-    with store.transaction() as conn:
-        enqueue(conn, settings, [event()], ORIGIN, NOW)
+    enqueue(store, settings, [event()], ORIGIN, NOW)
     return store
 
 
@@ -209,9 +203,9 @@ def test_a_row_whose_url_left_the_config_is_given_up(tmp_path):
 def test_failures_back_off_and_one_failing_url_is_tried_once_per_pass(tmp_path):
     settings = settings_for(tmp_path, "json://127.0.0.1:1/hook")
     store = Store.open(settings.storage.path)
-    with store.transaction() as conn:
+    with store.transaction():
         for n in range(3):
-            enqueue(conn, settings, [event(id=n)], ORIGIN, NOW)
+            enqueue(store, settings, [event(id=n)], ORIGIN, NOW)
     send = Recorder()
     send.down = True
     assert retry_outbox(settings, store, NOW, send) == 0

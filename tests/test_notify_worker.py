@@ -1,4 +1,4 @@
-"""Apprise runs in a short-lived child process (`opsd.deliver`), never in the process that
+"""Apprise runs in a short-lived child process (`opsd.alerting.deliver`), never in the process that
 delivers: the outbox, the URL labels and `alerts test` work without importing Apprise; custom
 plugins load from `alerts.plugin_paths`; a dying child fails the message in one line."""
 
@@ -14,11 +14,13 @@ import pytest
 from test_alerts_support import running_webhook
 from test_daemon import Daemon, wait_until
 
-from opsd.alerts import AlertEvent, EventType
+from opsd.alerting.engine import AlertEvent, EventType
+from opsd.alerting.messages import Message, Origin
+from opsd.alerting.notify import AppriseWorker, enqueue, retry_outbox
 from opsd.config import Settings
-from opsd.notify import AppriseWorker, Message, Origin, enqueue, outbox_rows, retry_outbox
 from opsd.results import Status
 from opsd.store import Store
+from opsd.store.outbox import outbox_rows
 from tests.conftest import REPO, free_port
 
 NOW = 1_737_702_000.0
@@ -30,9 +32,10 @@ EVENT = AlertEvent(EventType.FIRING, "notion.auth", "", severity=Status.CRITICAL
 # Runs in a fresh interpreter: a whole delivery, then whether Apprise got imported.
 _DELIVER_AND_REPORT = """
 import json, sys
-from opsd.alerts import AlertEvent, EventType
+from opsd.alerting.engine import AlertEvent, EventType
 from opsd.config import Settings
-from opsd.notify import Origin, destinations, enqueue, retry_outbox, send_test
+from opsd.alerting.messages import Origin
+from opsd.alerting.notify import destinations, enqueue, retry_outbox, send_test
 from opsd.results import Status
 from opsd.store import Store
 
@@ -42,8 +45,7 @@ store = Store.open(settings.storage.path)
 event = AlertEvent(EventType.FIRING, "notion.auth", "", severity=Status.CRITICAL,
                    kind="notion.auth", playbook="daily", at=1.0, since=1.0,
                    summary="token invalid", id=1)
-with store.transaction() as conn:
-    enqueue(conn, settings, [event], Origin("ops-1"), 1.0)
+enqueue(store, settings, [event], Origin("ops-1"), 1.0)
 print(json.dumps({
     "delivered": retry_outbox(settings, store, 1.0),
     "labels": [d.label for d in destinations(settings)],
@@ -83,8 +85,7 @@ def test_a_custom_plugin_loads_from_plugin_paths_and_its_prints_stay_off_the_rep
     settings = Settings(storage={"path": str(tmp_path / "opsd.db")},
                         alerts={"urls": ["recorder://"], "plugin_paths": [str(plugin)]})
     store = Store.open(settings.storage.path)
-    with store.transaction() as conn:
-        assert enqueue(conn, settings, [EVENT, EVENT], ORIGIN, NOW) == 1
+    assert enqueue(store, settings, [EVENT, EVENT], ORIGIN, NOW) == 1
     assert retry_outbox(settings, store, NOW) == 1
     assert received.read_text() == "[CRITICAL] 2 alerts: notion.auth, notion.auth (ops-1)\n"
     [row] = outbox_rows(store, 0)
@@ -140,7 +141,7 @@ def test_the_daemon_delivers_a_firing_alert_through_the_child(tmp_path, make_con
 
 
 def test_the_demo_config_names_its_console_plugin(tmp_path):
-    from opsd.demo import demo_config
+    from opsd.cli.demo import demo_config
 
     config = demo_config(tmp_path, "http://127.0.0.1:1", 9999)
     plugin = tmp_path / "opsd_console.py"

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from opsd.config import Settings
-from opsd.notion import NotionError, NotionService
+from opsd.notion.errors import NotionError
+from opsd.notion.service import NotionService
 from opsd.playbooks import parse_playbook
 from opsd.results import Result, Status
 from opsd.runner import Runner
@@ -148,7 +149,7 @@ def test_429_with_retry_after_is_waited_out(sandbox: Sandbox, http_date: bool) -
     [auth] = run_entries(settings_for(sandbox), {"kind": "notion.auth"}, store=store)
     elapsed = time.monotonic() - started
     assert auth.status is Status.OK and auth.details["attempts"] == 2
-    rows = list(store.db.query("SELECT status, retry_after, attempt, waited"
+    rows = list(store.query("SELECT status, retry_after, attempt, waited"
                                " FROM notion_requests ORDER BY id"))
     assert [r["status"] for r in rows] == [429, 200]
     # An HTTP date has whole seconds, so it may round up to 2 s.

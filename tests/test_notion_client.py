@@ -11,19 +11,21 @@ import httpx
 import pytest
 
 from opsd.config import NotionConfig
-from opsd.notion import (
-    BACKOFF_CAP,
+from opsd.notion.errors import (
     NotionError,
-    NotionService,
+    classify_exception,
+    classify_response,
+    parse_retry_after,
+)
+from opsd.notion.limiter import (
+    BACKOFF_CAP,
     RateLimiter,
     TokenBucket,
     backoff_delay,
-    classify_exception,
-    classify_response,
-    endpoint_template,
-    parse_retry_after,
     retry_after_delay,
 )
+from opsd.notion.requestlog import endpoint_template
+from opsd.notion.service import NotionService
 from opsd.store import Store
 
 CANARY = "ntn_CANARY0canary0CANARY0canary0CANARY0canary00"
@@ -203,7 +205,7 @@ def test_429_waits_retry_after_then_succeeds_and_is_recorded() -> None:
     reply = run(svc.me(deadline=clock() + 30))
     assert reply.body["name"] == "ops bot"
     assert (reply.attempts, reply.waited) == (2, pytest.approx(2.0))
-    rows = list(store.db.query("SELECT * FROM notion_requests ORDER BY id"))
+    rows = list(store.query("SELECT * FROM notion_requests ORDER BY id"))
     assert [(r["endpoint"], r["status"], r["error"], r["attempt"]) for r in rows] == [
         ("/v1/users/me", 429, "rate_limited", 0), ("/v1/users/me", 200, "", 1)]
     assert rows[0]["retry_after"] == 2.0
@@ -317,7 +319,7 @@ def test_probe_token_uses_the_given_token(answer, verdict) -> None:
     svc = service([answer], clock, store=store, seen=seen)
     assert run(svc.probe_token(other)) == verdict
     assert seen[0].headers["Authorization"] == f"Bearer {other}"
-    assert [r["purpose"] for r in store.db.query("SELECT purpose FROM notion_requests")] == [
+    assert [r["purpose"] for r in store.query("SELECT purpose FROM notion_requests")] == [
         "token_probe"]
 
 

@@ -9,21 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from opsd.checks.notion import (
-    compare_schema,
-    covered_seconds,
-    fill_placeholders,
-    percentile,
-    rate_limit_summary,
-    token_shape,
-)
+from opsd.checks.notion import compare_schema, fill_placeholders, percentile, token_shape
+from opsd.checks.notion_history import covered_seconds, rate_limit_summary
 from opsd.config import Settings
-from opsd.notion import Attempt, RequestLog
+from opsd.notion.requestlog import Attempt, RequestLog
 from opsd.playbooks import parse_playbook
 from opsd.redact import redact_secret
 from opsd.results import Result, Status
 from opsd.runner import Runner
 from opsd.store import Store
+from opsd.store.runs import record_run
 
 NOW = 1_750_000_000.0
 HOUR = 3600.0
@@ -149,7 +144,7 @@ def test_error_rate_over_five_percent_is_critical_and_no_traffic_is_skipped() ->
 
 def record_probe(store: Store, age: float, result: Result) -> None:
     at = NOW - age
-    store.record_run("realtime", [result.replace(check="notion.auth", kind="notion.auth",
+    record_run(store, "realtime", [result.replace(check="notion.auth", kind="notion.auth",
                                                  started_at=at)],
                      started_at=at, finished_at=at)
 

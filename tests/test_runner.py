@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from opsd.checks import Params, check
+from opsd.checks.base import Params, check
 from opsd.config import Settings
 from opsd.errors import CheckError
 from opsd.playbooks import parse_playbook
 from opsd.results import Result, Status
 from opsd.runner import Runner
 from opsd.store import Store
+from opsd.store.runs import history, last_runs
 
 
 class ValueParams(Params):
@@ -109,7 +110,7 @@ def test_hanging_check_is_critical_at_its_timeout(runner: Runner) -> None:
     assert (hung.status, hung.summary) == (Status.CRITICAL, "timed out after 0.05s")
     assert 0.04 < hung.duration < 1.0
     assert other.status is Status.OK  # the other check still ran and was recorded
-    assert len(runner.store.history(check="test.value")) == 1
+    assert len(history(runner.store, check="test.value")) == 1
 
 
 def test_checks_run_concurrently_but_bounded(runner: Runner) -> None:
@@ -156,7 +157,7 @@ def test_run_recorded_and_observers_called(runner: Runner) -> None:
     runner.observers.append(async_observer)
     report = run(runner, {"kind": "test.value", "value": 3})
     assert seen == [(report.run_id, "p"), ("async", Status.CRITICAL)]
-    assert runner.store.last_runs()["p"]["status"] == "CRITICAL"
+    assert last_runs(runner.store)["p"]["status"] == "CRITICAL"
 
 
 def test_report_json_shape(runner: Runner) -> None:

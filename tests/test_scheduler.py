@@ -11,8 +11,8 @@ import zoneinfo
 import pytest
 from freezegun import freeze_time
 
+from opsd.daemon.scheduler import PlaybookScheduler, catch_up_due, first_fire_time
 from opsd.playbooks import Playbook
-from opsd.scheduler import PlaybookScheduler, catch_up_due, first_fire_time
 
 BERLIN = "Europe/Berlin"
 UTC = dt.UTC

@@ -8,9 +8,7 @@ import json
 
 import pytest
 
-from opsd.config import MaintenanceWindow, Settings, load_settings
-from opsd.errors import ConfigError
-from opsd.silences import (
+from opsd.alerting.silences import (
     Silence,
     active_silences,
     add_silence,
@@ -19,6 +17,8 @@ from opsd.silences import (
     silencer,
     window_end,
 )
+from opsd.config import MaintenanceWindow, Settings, load_settings
+from opsd.errors import ConfigError
 from opsd.store import Store
 
 NOW = 1_737_702_000.0  # 2025-01-24 07:00 UTC, a Friday

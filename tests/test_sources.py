@@ -14,15 +14,8 @@ from test_sources_support import LocalHTTP, RedisServer, Route
 
 from opsd.config import AppConfig, CacheConfig, load_settings
 from opsd.errors import ConfigError
-from opsd.sources import (
-    Reading,
-    SourceError,
-    display_url,
-    json_path,
-    parse_json_path,
-    parse_metric_selector,
-    read,
-)
+from opsd.selectors import json_path, parse_json_path, parse_metric_selector
+from opsd.sources import Reading, SourceError, display_url, read
 
 EXPOSITION = """\
 # HELP app_cache_hits_total Cache hits.

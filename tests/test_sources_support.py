@@ -23,7 +23,7 @@ from typing import Any
 from conftest import free_port, require_tool
 
 from opsd.app import App
-from opsd.runner import RunReport
+from opsd.results import RunReport
 
 STARTUP_TIMEOUT = 10.0
 

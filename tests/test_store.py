@@ -7,10 +7,13 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
-from opsd import store as store_module
 from opsd.results import Result, Status
 from opsd.store import Store
+from opsd.store import database as store_module
+from opsd.store.runs import history, last_runs, latest_results, prune, record_run
+from opsd.store.state import get_state, set_state
 
 
 def result(check: str, status: Status = Status.OK, value: float | None = 0.1, **kw) -> Result:
@@ -25,12 +28,12 @@ def test_round_trip(tmp_path: Path) -> None:
         result("latency", target="bottlenecks", details={"samples": [0.1, 0.2]}),
         result("auth", Status.CRITICAL, None),
     ]
-    run_id = store.record_run("daily", results, started_at=1000.0, finished_at=1001.0)
+    run_id = record_run(store, "daily", results, started_at=1000.0, finished_at=1001.0)
     assert run_id == 1
-    latest = {r.check: r for r in store.latest_results()}
+    latest = {r.check: r for r in latest_results(store)}
     assert latest["latency"] == results[0]
     assert latest["auth"].status is Status.CRITICAL and latest["auth"].value is None
-    runs = store.last_runs()
+    runs = last_runs(store)
     assert runs["daily"]["status"] == "CRITICAL"
     assert "last_success" not in runs["daily"]
 
@@ -38,20 +41,20 @@ def test_round_trip(tmp_path: Path) -> None:
 def test_history_filters_and_order(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "opsd.db")
     for t in (100.0, 200.0, 300.0):
-        store.record_run("r", [result("a", started_at=t), result("b", started_at=t)],
+        record_run(store, "r", [result("a", started_at=t), result("b", started_at=t)],
                          started_at=t, finished_at=t + 1)
-    assert [r.started_at for r in store.history(check="a", since=150)] == [200.0, 300.0]
-    assert [r.started_at for r in store.history(check="a", limit=2)] == [200.0, 300.0]
-    assert len(store.history(kind="notion.latency")) == 6
+    assert [r.started_at for r in history(store, check="a", since=150)] == [200.0, 300.0]
+    assert [r.started_at for r in history(store, check="a", limit=2)] == [200.0, 300.0]
+    assert len(history(store, kind="notion.latency")) == 6
 
 
 def test_run_is_one_transaction(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "opsd.db")
     bad = result("a").replace(details={"x": object()})  # serialisable via default=str
-    store.record_run("r", [bad], started_at=1, finished_at=2)
+    record_run(store, "r", [bad], started_at=1, finished_at=2)
     broken = [result("a"), result("b").replace(status="NOT A STATUS")]  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
-        store.record_run("r", broken, started_at=3, finished_at=4)
+        record_run(store, "r", broken, started_at=3, finished_at=4)
     assert store.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
     assert store.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 1
 
@@ -68,7 +71,7 @@ def test_migrations_apply_once_and_in_order(tmp_path: Path, monkeypatch) -> None
     monkeypatch.setattr(store_module, "MIGRATIONS", extra)
     second = Store.open(path)
     assert second.schema_versions()["core"] == 2
-    assert "host" in second.db["runs"].columns_dict
+    assert "host" in sqlite_utils.Database(second.conn)["runs"].columns_dict
     assert second.migrate() == []  # nothing left to apply
 
 
@@ -88,14 +91,14 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
 
 def test_concurrent_reader_while_writing(tmp_path: Path) -> None:
     path = tmp_path / "opsd.db"
-    writer = Store.open(path)
     reader = Store.open(path)
     errors: list[Exception] = []
 
     def write() -> None:
+        writer = Store.open(path)  # a connection belongs to the thread that opened it
         try:
             for i in range(200):
-                writer.record_run("r", [result("a", started_at=i)], started_at=i, finished_at=i)
+                record_run(writer, "r", [result("a", started_at=i)], started_at=i, finished_at=i)
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
@@ -103,30 +106,30 @@ def test_concurrent_reader_while_writing(tmp_path: Path) -> None:
     thread.start()
     seen = 0
     while thread.is_alive():
-        seen = max(seen, len(reader.history(check="a")))
+        seen = max(seen, len(history(reader, check="a")))
     thread.join()
     assert errors == []
-    assert len(reader.history(check="a")) == 200
+    assert len(history(reader, check="a")) == 200
     assert reader.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_prune_and_backup(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "opsd.db")
     for t in (100.0, 200.0, 300.0):
-        store.record_run("r", [result("a", started_at=t)], started_at=t, finished_at=t)
-    assert store.prune(before=250.0) == 2
-    assert [r.started_at for r in store.history(check="a")] == [300.0]
+        record_run(store, "r", [result("a", started_at=t)], started_at=t, finished_at=t)
+    assert prune(store, before=250.0) == 2
+    assert [r.started_at for r in history(store, check="a")] == [300.0]
     store.backup(tmp_path / "copy" / "opsd.db")
     copy = Store.open(tmp_path / "copy" / "opsd.db")
-    assert [r.started_at for r in copy.history(check="a")] == [300.0]
+    assert [r.started_at for r in history(copy, check="a")] == [300.0]
 
 
 def test_state_round_trip(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "opsd.db")
-    assert store.get_state("cache", "redis") is None
-    store.set_state("cache", "redis", {"hits": 10, "misses": 2}, now=5.0)
-    store.set_state("cache", "redis", {"hits": 12, "misses": 2}, now=6.0)
-    assert store.get_state("cache", "redis") == {"hits": 12, "misses": 2}
+    assert get_state(store, "cache", "redis") is None
+    set_state(store, "cache", "redis", {"hits": 10, "misses": 2}, now=5.0)
+    set_state(store, "cache", "redis", {"hits": 12, "misses": 2}, now=6.0)
+    assert get_state(store, "cache", "redis") == {"hits": 12, "misses": 2}
 
 
 def test_unwritable_location_is_a_config_error(tmp_path: Path) -> None:

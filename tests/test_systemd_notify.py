@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opsd.sdnotify import Notifier, socket_address, watchdog_interval
+from opsd.daemon.sdnotify import Notifier, socket_address, watchdog_interval
 
 
 @pytest.mark.parametrize(("value", "address"), [

@@ -1,4 +1,5 @@
-"""The check registry: a kind name (`notion.auth`) -> an async check function.
+"""The check catalog: a kind name (`notion.auth`) -> the module that implements it, imported on
+first use, so loading a playbook imports only the check modules its entries need.
 
 To add a check, write one function in the module of its family and register it::
 
@@ -7,111 +8,59 @@ To add a check, write one function in the module of its family and register it::
 
     @check("history.trend", params=TrendParams, unit="ratio", warn=0.99, crit=0.95,
            direction="below", description="Share of OK results per check over a window")
-    async def trend(spec: CheckSpec, ctx: Context) -> Result:
-        ...
+    async def trend(spec: CheckSpec[TrendParams], ctx: Context) -> Result:
+        ...  # spec.params.window is a float
 
-then add an entry with `kind = "cache.hit_rate"` to a playbook. Thresholds given here are the
-defaults; a playbook entry's `warn`/`crit`/`direction` override them. A check returns one
-Result, or a list of them (one per target). Raising `CheckError` ends it with a plain-words
-reason; any other exception becomes UNKNOWN; exceeding the entry's timeout becomes CRITICAL.
+name the kind in `KIND_MODULES` below, then add an entry with `kind = "history.trend"` to a
+playbook. Thresholds given here are the defaults; a playbook entry's `warn`/`crit`/`direction`
+override them. A check returns one Result, or a list of them (one per target). Raising
+`CheckError` ends it with a plain-words reason; any other exception becomes UNKNOWN; exceeding
+the entry's timeout becomes CRITICAL.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from opsd.checks.base import REGISTRY, CheckKind
 
-from opsd.thresholds import Direction, Thresholds
-
-if TYPE_CHECKING:
-    from opsd.context import Context
-    from opsd.playbooks import CheckSpec
-    from opsd.results import Result
-
-CheckFunc = Callable[["CheckSpec", "Context"], Awaitable["Result | list[Result]"]]
-
-# Modules that register check kinds; imported on first use of the registry.
-CHECK_MODULES = (
-    "opsd.checks.maintenance",
-    "opsd.checks.notion",
-    "opsd.checks.cache",
-    "opsd.checks.http",
-    "opsd.checks.app",
-    "opsd.checks.secrets",
-)
-
-
-class Params(BaseModel):
-    """Base for a kind's parameters: unknown keys in a playbook entry are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class NoParams(Params):
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckKind:
-    name: str
-    func: CheckFunc
-    params: type[Params]
-    unit: str
-    thresholds: Thresholds
-    description: str
-
-
-_REGISTRY: dict[str, CheckKind] = {}
-_loaded = False
-
-
-def check(
-    name: str,
-    *,
-    params: type[Params] = NoParams,
-    unit: str = "",
-    warn: float | None = None,
-    crit: float | None = None,
-    direction: Direction = "above",
-    description: str = "",
-) -> Callable[[CheckFunc], CheckFunc]:
-    """Register `func` as the check kind `name`."""
-
-    def register(func: CheckFunc) -> CheckFunc:
-        if name in _REGISTRY and _REGISTRY[name].func is not func:
-            raise RuntimeError(f"check kind {name!r} registered twice")
-        doc = description or (func.__doc__ or "").strip().splitlines()[0:1]
-        _REGISTRY[name] = CheckKind(
-            name=name,
-            func=func,
-            params=params,
-            unit=unit,
-            thresholds=Thresholds(warn, crit, direction),
-            description=doc if isinstance(doc, str) else "".join(doc),
-        )
-        return func
-
-    return register
-
-
-def load_all() -> None:
-    """Import every module that registers check kinds (once)."""
-    global _loaded
-    if not _loaded:
-        for module in CHECK_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+KIND_MODULES: dict[str, str] = {
+    "app.error_rate": "opsd.checks.app",
+    "cache.hit_rate": "opsd.checks.cache",
+    "cache.ttl_review": "opsd.checks.cache",
+    "history.trend": "opsd.checks.maintenance",
+    "http.endpoint": "opsd.checks.http",
+    "maintenance.backup": "opsd.checks.maintenance",
+    "maintenance.disk": "opsd.checks.maintenance",
+    "maintenance.retention": "opsd.checks.maintenance",
+    "notion.access": "opsd.checks.notion",
+    "notion.auth": "opsd.checks.notion",
+    "notion.availability": "opsd.checks.notion_history",
+    "notion.count": "opsd.checks.notion",
+    "notion.error_rate": "opsd.checks.notion_history",
+    "notion.latency": "opsd.checks.notion",
+    "notion.rate_limit": "opsd.checks.notion_history",
+    "notion.schema": "opsd.checks.notion",
+    "notion.token_format": "opsd.checks.notion",
+    "secrets.scan": "opsd.checks.secrets",
+}
+"""Every built-in kind and its module (a test keeps this true to the modules' @check)."""
 
 
 def get_kind(name: str) -> CheckKind | None:
-    load_all()
-    return _REGISTRY.get(name)
+    """The kind `name`, importing its module if needed; None if there is no such kind."""
+    if name not in REGISTRY and name in KIND_MODULES:
+        importlib.import_module(KIND_MODULES[name])
+    return REGISTRY.get(name)
+
+
+def load_all() -> None:
+    """Import every module that registers built-in kinds."""
+    for module in sorted(set(KIND_MODULES.values())):
+        importlib.import_module(module)
 
 
 def all_kinds() -> dict[str, CheckKind]:
+    """Every kind, built-in and registered, by name."""
     load_all()
-    return dict(sorted(_REGISTRY.items()))
+    return dict(sorted(REGISTRY.items()))

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from opsd.checks import check
-from opsd.config import AppConfig
-from opsd.context import Context
+from typing import TYPE_CHECKING
+
+from opsd.checks.base import CheckSpec, NoParams, check
 from opsd.counters import Interval, Sample, advance, enough_traffic, judge_ratio
-from opsd.playbooks import CheckSpec
 from opsd.results import Result
 from opsd.sources import display_url, each_target, read
+
+if TYPE_CHECKING:
+    from opsd.config import AppConfig
+    from opsd.context import Context
 
 
 @check("app.error_rate", unit="ratio", warn=0.01, crit=0.05, direction="above",
        description="Errors / requests since the previous sample (one result per [[apps]] entry)")
-async def error_rate(spec: CheckSpec, ctx: Context) -> list[Result]:
+async def error_rate(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     async def probe(app: AppConfig) -> Result:
         reading = await read(app, {"errors": app.errors, "requests": app.requests}, ctx.http)
-        measured = advance(
-            ctx.store, spec.kind, f"{ctx.playbook}/{spec.name}/{app.name}",
+        measured = await ctx.store.call(
+            advance, spec.kind, f"{ctx.playbook}/{spec.name}/{app.name}",
             Sample(reading.values, ctx.now(), reading.instance),
             lambda i: enough_traffic(i.deltas["requests"], app.min_requests),
         )

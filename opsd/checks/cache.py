@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
-from opsd.checks import Params, check
-from opsd.config import CacheConfig
-from opsd.context import Context
+from opsd.checks.base import CheckSpec, NoParams, Params, check
 from opsd.counters import Interval, Sample, advance, enough_traffic, judge_ratio
 from opsd.durations import Duration, format_duration
 from opsd.errors import CheckError
-from opsd.playbooks import CheckSpec
 from opsd.results import Result, Status
 from opsd.sources import REDIS_DEFAULTS, display_url, each_target, read
+from opsd.store import runs
+
+if TYPE_CHECKING:
+    from opsd.config import CacheConfig
+    from opsd.context import Context
 
 # The seeds' TTL rule: double a low-hit-rate cache's TTL, up to one hour.
 TTL_FACTOR = 2.0
@@ -21,14 +25,14 @@ TTL_CAP_SECONDS = 3600.0
 
 @check("cache.hit_rate", unit="ratio", warn=0.8, crit=0.6, direction="below",
        description="Cache hit ratio since the previous sample (one result per [[caches]] entry)")
-async def hit_rate(spec: CheckSpec, ctx: Context) -> list[Result]:
+async def hit_rate(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     async def probe(cache: CacheConfig) -> Result:
         return await _hit_rate(cache, spec, ctx)
 
     return await each_target(ctx.settings.caches, spec.target, "caches", probe)
 
 
-async def _hit_rate(cache: CacheConfig, spec: CheckSpec, ctx: Context) -> Result:
+async def _hit_rate(cache: CacheConfig, spec: CheckSpec[NoParams], ctx: Context) -> Result:
     where = {"source": display_url(cache.source)}
     if cache.ratio is not None:
         value = (await read(cache, {"ratio": cache.ratio}, ctx.http)).values["ratio"]
@@ -41,8 +45,8 @@ async def _hit_rate(cache: CacheConfig, spec: CheckSpec, ctx: Context) -> Result
         "misses": cache.misses or REDIS_DEFAULTS["misses"],
     }
     reading = await read(cache, selectors, ctx.http)
-    measured = advance(
-        ctx.store, spec.kind, f"{ctx.playbook}/{spec.name}/{cache.name}",
+    measured = await ctx.store.call(
+        advance, spec.kind, f"{ctx.playbook}/{spec.name}/{cache.name}",
         Sample(reading.values, ctx.now(), reading.instance),
         lambda i: enough_traffic(_lookups(i), cache.min_lookups),
     )
@@ -70,14 +74,16 @@ class TtlReviewParams(Params):
 @check("cache.ttl_review", params=TtlReviewParams, unit="ratio", warn=0.8, crit=0.6,
        direction="below",
        description="Monthly: recommend a longer TTL for caches whose hit rate stayed low")
-async def ttl_review(spec: CheckSpec, ctx: Context) -> list[Result]:
+async def ttl_review(spec: CheckSpec[TtlReviewParams], ctx: Context) -> list[Result]:
     """Per cache: the window's hit rate from stored `cache.hit_rate` results; below `warn`,
     recommend TTL = min(current x 2, 3600 s)."""
     window = spec.params.window
     since = ctx.now() - window
 
     async def probe(cache: CacheConfig) -> Result:
-        samples = ctx.store.history(kind="cache.hit_rate", target=cache.name, since=since)
+        samples = await ctx.store.call(
+            runs.history, kind="cache.hit_rate", target=cache.name, since=since
+        )
         return review_ttl(samples, cache.ttl_seconds, spec.thresholds.warn, window)
 
     return await each_target(ctx.settings.caches, spec.target, "caches", probe)

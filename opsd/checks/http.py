@@ -8,16 +8,16 @@ import ssl
 import time
 from typing import TYPE_CHECKING
 
-from opsd.checks import check
-from opsd.config import EndpointConfig
-from opsd.context import Context
-from opsd.playbooks import CheckSpec
+from opsd.checks.base import CheckSpec, NoParams, check
 from opsd.results import Result, Status, worst
 from opsd.sources import client_for, display_url, each_target, json_path, request_headers
 from opsd.thresholds import Thresholds
 
 if TYPE_CHECKING:
     import httpx
+
+    from opsd.config import EndpointConfig
+    from opsd.context import Context
 
 _SHOWN_VALUE_CHARS = 60
 
@@ -35,7 +35,7 @@ class Response:
 
 @check("http.endpoint", unit="seconds", warn=0.3, crit=1.0, direction="above",
        description="Status, body and latency of each [[endpoints]] URL; https certificate expiry")
-async def endpoint(spec: CheckSpec, ctx: Context) -> list[Result]:
+async def endpoint(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     async def probe(target: EndpointConfig) -> Result:
         return await _probe(target, ctx)
 

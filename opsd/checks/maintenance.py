@@ -6,15 +6,18 @@ import datetime as dt
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from opsd.checks import Params, check
+from opsd.checks.base import CheckSpec, Params, check
 from opsd.config import config_file_of
-from opsd.context import Context
 from opsd.durations import Duration, format_duration
-from opsd.playbooks import CheckSpec
 from opsd.results import Result, Status, skipped
+from opsd.store import Store, runs
+
+if TYPE_CHECKING:
+    from opsd.context import Context
 
 
 class RetentionParams(Params):
@@ -23,9 +26,9 @@ class RetentionParams(Params):
 
 @check("maintenance.retention", params=RetentionParams, unit="count",
        description="Delete runs older than the retention period")
-async def retention(spec: CheckSpec, ctx: Context) -> Result:
+async def retention(spec: CheckSpec[RetentionParams], ctx: Context) -> Result:
     keep = spec.params.keep or ctx.settings.storage.retention
-    removed = ctx.store.prune(ctx.now() - keep)
+    removed = await ctx.store.call(runs.prune, ctx.now() - keep)
     return Result(
         Status.OK,
         f"removed {removed} runs older than {format_duration(keep)}",
@@ -41,7 +44,7 @@ class BackupParams(Params):
 
 @check("maintenance.backup", params=BackupParams, unit="bytes",
        description="Copy the config file and a consistent snapshot of the history database")
-async def backup(spec: CheckSpec, ctx: Context) -> Result:
+async def backup(spec: CheckSpec[BackupParams], ctx: Context) -> Result:
     directory = spec.params.directory or ctx.settings.storage.backup_dir
     if directory is None:
         return skipped("no backup directory configured (storage.backup_dir)")
@@ -51,7 +54,7 @@ async def backup(spec: CheckSpec, ctx: Context) -> Result:
     config_file = config_file_of(ctx.settings)
     if config_file is not None:
         shutil.copy2(config_file, target / config_file.name)
-    ctx.store.backup(target / "opsd.db")
+    await ctx.store.call(Store.backup, target / "opsd.db")
     size = sum(p.stat().st_size for p in target.iterdir())
     removed = _rotate(Path(directory), spec.params.keep)
     return Result(
@@ -76,7 +79,7 @@ class DiskParams(Params):
 
 @check("maintenance.disk", params=DiskParams, unit="ratio", warn=0.8, crit=0.9,
        description="Share of the disk holding the history that is used")
-async def disk(spec: CheckSpec, ctx: Context) -> Result:
+async def disk(spec: CheckSpec[DiskParams], ctx: Context) -> Result:
     path = spec.params.path or Path(ctx.settings.storage.path).parent
     usage = shutil.disk_usage(path)
     used = usage.used / usage.total
@@ -94,10 +97,10 @@ class TrendParams(Params):
 
 @check("history.trend", params=TrendParams, unit="ratio", warn=0.99, crit=0.95,
        direction="below", description="Share of OK results per check over a window")
-async def trend(spec: CheckSpec, ctx: Context) -> Result:
+async def trend(spec: CheckSpec[TrendParams], ctx: Context) -> Result:
     """Trend report: per check, how often it was OK, its worst status and mean value."""
     since = ctx.now() - spec.params.window
-    rows = [r for r in ctx.store.history(since=since) if r.kind != spec.kind]
+    rows = [r for r in await ctx.store.call(runs.history, since=since) if r.kind != spec.kind]
     if not rows:
         return skipped(f"no results in the last {format_duration(spec.params.window)}")
     per_check: dict[str, list[Result]] = defaultdict(list)

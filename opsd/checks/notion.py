@@ -1,10 +1,9 @@
-"""Notion checks: token format, auth, database access, schema, latency, rate limits, error rate,
-availability and page counts.
+"""Notion checks: token format, auth, database access, schema, latency and page counts (the
+history kinds `rate_limit`, `error_rate` and `availability` are in `notion_history`).
 
-They reach Notion only through `ctx.notion` (the shared, rate-limited `NotionService`); the
-history kinds (`rate_limit`, `error_rate`, `availability`) only read the store. Every failure
-is a `NotionError` whose plain-words message becomes the summary and whose runbook steps go
-into `details.hint`. opsd only reads the workspace: it reports, it never changes it.
+They reach Notion only through `ctx.notion` (the shared, rate-limited `NotionService`). Every
+failure is a `NotionError` whose plain-words message becomes the summary and whose runbook
+steps go into `details.hint`. opsd only reads the workspace: it reports, it never changes it.
 """
 
 from __future__ import annotations
@@ -15,21 +14,22 @@ import json
 import math
 import re
 import zoneinfo
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from opsd.checks import Params, check
-from opsd.config import DatabaseConfig
-from opsd.context import Context
-from opsd.durations import Duration, format_duration
+from opsd.checks.base import CheckSpec, NoParams, Params, check
 from opsd.errors import CheckError
-from opsd.notion import NotionError, NotionService, RequestLog, Source
-from opsd.playbooks import CheckSpec
+from opsd.notion.errors import NotionError
 from opsd.redact import redact_secret
 from opsd.results import Result, Status, skipped
+from opsd.runbooks import SCHEMA_HINT, TOKEN_SHAPE_HINT, TOKEN_WHITESPACE_HINT
+
+if TYPE_CHECKING:
+    from opsd.config import DatabaseConfig
+    from opsd.context import Context
+    from opsd.notion.service import NotionService, Source
 
 TOKEN_SHAPES = {
     "ntn": re.compile(r"ntn_[A-Za-z0-9]{40,60}"),
@@ -46,16 +46,16 @@ def failure(error: NotionError, target: str = "", **details: Any) -> Result:
     return Result(status, str(error), target=target, details={**error.details(), **details})
 
 
-def configured_databases(spec: CheckSpec, ctx: Context) -> list[DatabaseConfig]:
+def configured_databases(spec: CheckSpec[Any], ctx: Context) -> list[DatabaseConfig]:
     """The databases an entry looks at: all configured, or only `target` (maybe none)."""
     return [db for db in ctx.settings.notion.databases
             if spec.target is None or db.name == spec.target]
 
 
-PerDatabase = Callable[[NotionService, DatabaseConfig, float], Awaitable[list[Result]]]
+PerDatabase = Callable[["NotionService", "DatabaseConfig", float], Awaitable[list[Result]]]
 
 
-async def for_each_database(spec: CheckSpec, ctx: Context, one: PerDatabase) -> list[Result]:
+async def for_each_database(spec: CheckSpec[Any], ctx: Context, one: PerDatabase) -> list[Result]:
     """`one(service, database, deadline)` for every database of the entry, concurrently."""
     databases = configured_databases(spec, ctx)
     if not databases:
@@ -90,7 +90,7 @@ def token_shape(token: str) -> str | None:
 
 
 @check("notion.token_format", description="A Notion token is configured and has a known shape")
-async def token_format(spec: CheckSpec, ctx: Context) -> Result:
+async def token_format(spec: CheckSpec[NoParams], ctx: Context) -> Result:
     """Missing -> CRITICAL; unfamiliar shape -> WARNING (Notion may change formats)."""
     secret = ctx.settings.notion.token
     if secret is None or not secret.get_secret_value():
@@ -103,15 +103,13 @@ async def token_format(spec: CheckSpec, ctx: Context) -> Result:
     details = {"token": preview}
     if token != token.strip():
         return Result(Status.WARNING, f"token {preview} has surrounding whitespace or a newline",
-                      details={**details, "hint": "Remove the whitespace where the token is set."})
+                      details={**details, "hint": TOKEN_WHITESPACE_HINT})
     shape = token_shape(token)
     if shape is None:
         return Result(
             Status.WARNING,
             f"token {preview} has an unfamiliar shape (expected ntn_… or legacy secret_…)",
-            details={**details, "hint": "Copy the Internal Integration Secret again from "
-                     "https://www.notion.so/my-integrations; Notion may also have changed "
-                     "its format, in which case notion.auth tells whether it works."},
+            details={**details, "hint": TOKEN_SHAPE_HINT},
         )
     label = "ntn_ format" if shape == "ntn" else "legacy secret_ format"
     return Result(Status.OK, f"token {preview} has the {label}",
@@ -123,7 +121,7 @@ async def token_format(spec: CheckSpec, ctx: Context) -> Result:
 
 @check("notion.auth", unit="seconds", crit=2.0,
        description="GET /v1/users/me: the token works; names the bot and workspace")
-async def auth(spec: CheckSpec, ctx: Context) -> Result:
+async def auth(spec: CheckSpec[NoParams], ctx: Context) -> Result:
     """OK names the bot and its workspace; value = the request's latency."""
     svc: NotionService = ctx.notion
     try:
@@ -147,7 +145,7 @@ async def auth(spec: CheckSpec, ctx: Context) -> Result:
 
 @check("notion.access", unit="ratio", crit=0.999, direction="below",
        description="Every configured database is retrievable by the integration")
-async def access(spec: CheckSpec, ctx: Context) -> Result:
+async def access(spec: CheckSpec[NoParams], ctx: Context) -> Result:
     """Value = the share of configured databases the integration can retrieve."""
     databases = configured_databases(spec, ctx)
     if not databases:
@@ -198,12 +196,6 @@ def compare_schema(
     return missing, mistyped
 
 
-_SCHEMA_HINT = (
-    "Add or retype the properties in Notion (opsd only reports; it never changes the "
-    "workspace), or correct notion.databases[].required_properties."
-)
-
-
 def schema_result(db: DatabaseConfig, source: Source, target: str) -> Result:
     """One database (or data source) against its `required_properties` (pure)."""
     required = dict(db.required_properties)
@@ -227,13 +219,13 @@ def schema_result(db: DatabaseConfig, source: Source, target: str) -> Result:
             parts.append("mistyped " + ", ".join(
                 f"{m['property']} ({m['actual']}, expected {m['expected']})" for m in mistyped))
         summary = "; ".join(parts)
-        details["hint"] = _SCHEMA_HINT
+        details["hint"] = SCHEMA_HINT
     return Result(Status.OK, summary, value=float(problems), target=target, details=details)
 
 
 @check("notion.schema", unit="count", crit=1,
        description="Each database has its required properties with the expected types")
-async def schema(spec: CheckSpec, ctx: Context) -> list[Result]:
+async def schema(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     """One result per database (per data source under 2025-09-03); value = problems found."""
 
     async def one(svc: NotionService, db: DatabaseConfig, deadline: float) -> list[Result]:
@@ -267,7 +259,7 @@ class LatencyParams(Params):
 
 @check("notion.latency", params=LatencyParams, unit="seconds", warn=0.5, crit=2.0,
        description="p95 latency of a small query per database")
-async def latency(spec: CheckSpec, ctx: Context) -> list[Result]:
+async def latency(spec: CheckSpec[LatencyParams], ctx: Context) -> list[Result]:
     """Times `samples` one-page queries per database, one after another; value = p95."""
 
     async def one(svc: NotionService, db: DatabaseConfig, deadline: float) -> list[Result]:
@@ -292,135 +284,6 @@ async def latency(spec: CheckSpec, ctx: Context) -> list[Result]:
         )]
 
     return await for_each_database(spec, ctx, one)
-
-
-# --- the request log: rate limiting and error rate ----------------------------------------------
-
-
-class WindowParams(Params):
-    window: Duration = Field(86400.0, gt=0, description="How far back to look.")
-
-
-def covered_seconds(intervals: list[tuple[float, float]], start: float, end: float) -> float:
-    """Length of the union of `intervals`, clipped to [start, end] (pure)."""
-    total = 0.0
-    reach = start
-    for low, high in sorted(intervals):
-        low, high = max(low, reach), min(high, end)
-        if high > low:
-            total += high - low
-            reach = high
-    return total
-
-
-def rate_limit_summary(rows: list[dict[str, Any]], start: float, end: float) -> dict[str, Any]:
-    """Share of time rate-limited, 429 share, seconds waited and retries in a window (pure).
-
-    A 429 blocks the integration from its time until its Retry-After ran out (1 s if absent).
-    """
-    limited = [r for r in rows if r["status"] == 429]
-    blocked = covered_seconds(
-        [(r["time"], r["time"] + (r["retry_after"] or 1.0)) for r in limited], start, end
-    )
-    return {
-        "requests": len(rows),
-        "rate_limited": len(limited),
-        "rate_limited_share": len(limited) / len(rows) if rows else 0.0,
-        "limited_seconds": round(blocked, 3),
-        "limited_time_share": blocked / (end - start),
-        "retry_after_seconds": round(sum(r["retry_after"] or 0.0 for r in limited), 3),
-        # Every wait before sending: opsd's own pacing, Retry-After pauses and backoff.
-        "queued_seconds": round(sum(r["waited"] for r in rows), 3),
-        "retries": sum(1 for r in rows if r["attempt"] > 0),
-    }
-
-
-@check("notion.rate_limit", params=WindowParams, unit="ratio", warn=0.01, crit=0.05,
-       description="Share of time rate-limited (429 + Retry-After), from the request log")
-async def rate_limit(spec: CheckSpec, ctx: Context) -> Result:
-    """Value = share of the window during which Notion told us to wait (union of Retry-Afters)."""
-    end = ctx.now()
-    start = end - spec.params.window
-    rows = RequestLog(ctx.store).rows(start)
-    span = format_duration(spec.params.window)
-    if not rows:
-        return skipped(f"no Notion requests recorded in the last {span}")
-    stats = rate_limit_summary(rows, start, end)
-    return Result(
-        Status.OK,
-        f"rate-limited {stats['limited_time_share']:.2%} of the last {span}: "
-        f"{stats['rate_limited']} of {stats['requests']} requests answered 429 "
-        f"(Retry-After {stats['retry_after_seconds']:g}s in all), {stats['retries']} retries",
-        value=stats["limited_time_share"],
-        details={**stats, "window_seconds": spec.params.window},
-    )
-
-
-def request_failed(row: dict[str, Any]) -> bool:
-    """No answer, or an error other than 429 (rate limiting has its own check) (pure)."""
-    status = row["status"]
-    return status is None or (status >= 400 and status != 429)
-
-
-@check("notion.error_rate", params=WindowParams, unit="ratio", warn=0.01, crit=0.05,
-       description="Share of opsd's Notion requests that failed (429 excluded)")
-async def error_rate(spec: CheckSpec, ctx: Context) -> Result:
-    """Value = failed / all requests of the checks (token probes of the scanner excluded)."""
-    end = ctx.now()
-    rows = RequestLog(ctx.store).rows(end - spec.params.window, purpose="check")
-    span = format_duration(spec.params.window)
-    if not rows:
-        return skipped(f"no Notion requests recorded in the last {span}")
-    failed = [r for r in rows if request_failed(r)]
-    causes = Counter(r["error"] or str(r["status"]) for r in failed)
-    share = len(failed) / len(rows)
-    top = ", ".join(f"{n} {cause}" for cause, n in causes.most_common(3))
-    return Result(
-        Status.OK,
-        f"{share:.2%} of {len(rows)} Notion requests failed in the last {span}"
-        + (f" ({top})" if top else ""),
-        value=share,
-        details={"requests": len(rows), "failed": len(failed), "causes": dict(causes),
-                 "endpoints": dict(Counter(r["endpoint"] for r in failed)),
-                 "window_seconds": spec.params.window},
-    )
-
-
-# --- availability (from notion.auth results) ----------------------------------------------------
-
-
-class AvailabilityParams(Params):
-    windows: list[Duration] = Field(
-        default_factory=lambda: [86400.0, 7 * 86400.0, 30 * 86400.0], min_length=1,
-        description="One result per window.",
-    )
-
-
-@check("notion.availability", params=AvailabilityParams, unit="ratio", warn=0.95, crit=0.80,
-       direction="below", description="Share of successful notion.auth probes per window")
-async def availability(spec: CheckSpec, ctx: Context) -> list[Result]:
-    """One result per window (target `1d`, `7d`, `30d`); value = authenticated probes share."""
-    now = ctx.now()
-    results = []
-    for window in spec.params.windows:
-        label = format_duration(window)
-        total, good = ctx.store.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(json_extract(details, '$.authenticated') = 1), 0)"
-            " FROM results WHERE kind = 'notion.auth' AND status != 'SKIPPED'"
-            " AND started_at >= ?",
-            (now - window,),
-        ).fetchone()
-        if not total:
-            results.append(skipped(f"no notion.auth probes in the last {label}", target=label))
-            continue
-        results.append(Result(
-            Status.OK,
-            f"{good / total:.2%} of {total} auth probe{'s' if total != 1 else ''} succeeded "
-            f"in the last {label}",
-            value=good / total, target=label,
-            details={"probes": total, "succeeded": good, "window_seconds": window},
-        ))
-    return results
 
 
 # --- page counts --------------------------------------------------------------------------------
@@ -461,9 +324,9 @@ def fill_placeholders(value: Any, today: dt.date) -> Any:
 
 @check("notion.count", params=CountParams, unit="count",
        description="Number of pages in a database matching a Notion filter")
-async def count(spec: CheckSpec, ctx: Context) -> Result:
+async def count(spec: CheckSpec[CountParams], ctx: Context) -> Result:
     """Value = matching pages over all the database's data sources (thresholds in the entry)."""
-    params: CountParams = spec.params  # type: ignore[assignment]
+    params = spec.params
     db = next((d for d in ctx.settings.notion.databases if d.name == params.database), None)
     if db is None:
         return not_configured(params.database)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from opsd.checks import Params, check
-from opsd.config import SecretsConfig
-from opsd.context import Context
+from opsd.checks.base import CheckSpec, Params, check
 from opsd.errors import CheckError, ConfigError
-from opsd.playbooks import CheckSpec
 from opsd.results import Result, Status, skipped
-from opsd.secretscan import AuditRequest, ScanReport, load_baseline, run_audit
-from opsd.secretscan.audit import options_from_config
+
+if TYPE_CHECKING:
+    from opsd.config import SecretsConfig
+    from opsd.context import Context
+    from opsd.secretscan import ScanReport
 
 DETAIL_FINDINGS = 100  # findings listed in a result's details; the count is always exact
 SUMMARY_FINDINGS = 3
@@ -35,9 +36,13 @@ class ScanParams(Params):
 
 @check("secrets.scan", params=ScanParams, unit="count", warn=1,
        description="New secrets (Notion tokens, credentials) in files")
-async def scan(spec: CheckSpec, ctx: Context) -> Result:
+async def scan(spec: CheckSpec[ScanParams], ctx: Context) -> Result:
     """Scan the entry's paths; value = new findings. Live or misplaced Notion token: CRITICAL."""
-    params: ScanParams = spec.params  # type: ignore[assignment]
+    # The scanner's engine loads on first scan, not when a playbook naming it is validated.
+    from opsd.secretscan import AuditRequest, load_baseline, run_audit
+    from opsd.secretscan.audit import options_from_config
+
+    params = spec.params
     config = ctx.settings.secrets
     paths = params.paths or config.paths
     if not paths:

@@ -22,10 +22,10 @@ from opsd.secretscan.engine import ScanOptions, is_config_file, scan_paths
 from opsd.secretscan.findings import Finding, ScanReport, Severity, Verdict, fingerprint
 from opsd.secretscan.rules import RULES, RULES_BY_ID
 from opsd.secretscan.walk import Selection
-from opsd.store import Store
 
 if TYPE_CHECKING:
     from opsd.config import SecretsConfig
+    from opsd.store import StoreAccess
 
 Probe = Callable[[str], Awaitable[Verdict]]
 
@@ -63,12 +63,12 @@ class AuditRequest:
 async def run_audit(
     request: AuditRequest,
     *,
-    store: Store | None = None,
+    store: StoreAccess | None = None,
     probe: Probe | None = None,
     now: Callable[[], float],
 ) -> ScanReport:
     """Scan, classify and (with a store) remember; the report holds no secret."""
-    cache = load_cache(store, request.roots) if store is not None else {}
+    cache = await load_cache(store, request.roots) if store is not None else {}
     cancel = threading.Event()
     try:
         result = await asyncio.to_thread(
@@ -84,7 +84,7 @@ async def run_audit(
         if probe is not None:
             await verify(report.findings, probe)
         if store is not None:
-            save_scan(store, result, cache, now=now())
+            await save_scan(store, result, cache, now=now())
     finally:
         for finding in report.findings:
             finding.secret = None

@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from opsd import output
+from opsd.cli import output
 from opsd.config import Settings, config_file_of, load_settings
 from opsd.errors import UsageError
 from opsd.secretscan import AuditRequest, ScanReport, load_baseline, run_audit, write_baseline
@@ -71,7 +71,7 @@ async def _audit(
 ) -> ScanReport:
     if not verify:
         return await run_audit(request, store=store, now=time.time)
-    from opsd.notion import NotionService
+    from opsd.notion.service import NotionService
 
     service = NotionService(settings.notion, store=store)
     probe: Probe = service.probe_token

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from opsd.durations import format_duration
 from opsd.results import Result, worst
+from opsd.units import format_age, format_time, format_value
 
-
-def format_value(value: float | None, unit: str) -> str:
-    """`0.123, "seconds"` -> `123 ms`; `0.875, "ratio"` -> `87.5%`; counts as integers."""
-    if value is None:
-        return "-"
-    if unit in ("seconds", "s"):
-        return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
-    if unit == "ratio":
-        return f"{value * 100:.1f}%"
-    if unit == "bytes":
-        for suffix in ("B", "KiB", "MiB", "GiB"):
-            if abs(value) < 1024 or suffix == "GiB":
-                return f"{value:.0f} {suffix}" if suffix == "B" else f"{value:.1f} {suffix}"
-            value /= 1024
-    if unit == "days":
-        return f"{value:.1f} d"
-    if float(value).is_integer():
-        return f"{int(value)}"
-    return f"{value:.3g}" + (f" {unit}" if unit and unit != "count" else "")
+__all__ = [
+    "format_age", "format_time", "format_value", "nagios_line", "print_json", "results_table",
+    "table",
+]
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str], out: TextIO | None = None) -> None:
@@ -57,18 +41,6 @@ def results_table(results: Sequence[Result], out: TextIO | None = None) -> None:
 
 def print_json(data: Any, out: TextIO | None = None) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False), file=out or sys.stdout)
-
-
-def format_time(epoch: float | None, tz: dt.tzinfo | None = None) -> str:
-    if epoch is None:
-        return "never"
-    return dt.datetime.fromtimestamp(epoch, tz or dt.UTC).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def format_age(epoch: float | None, now: float) -> str:
-    if epoch is None:
-        return "never"
-    return f"{format_duration(max(0.0, now - epoch))} ago"
 
 
 _NAGIOS_UOM = {"seconds": "s", "ratio": "%", "bytes": "B", "count": ""}

@@ -7,12 +7,11 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from opsd import demo, output
 from opsd.app import App
+from opsd.cli import demo, output
 from opsd.config import Settings, load_settings
-from opsd.daemon import Daemon
-from opsd.results import worst
-from opsd.runner import RunReport
+from opsd.daemon.service import Daemon
+from opsd.results import RunReport, worst
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -8,15 +8,15 @@ import datetime as dt
 import time
 import zoneinfo
 
-from opsd import output
 from opsd.app import App
 from opsd.checks import all_kinds
+from opsd.cli import output
 from opsd.config import load_settings
 from opsd.durations import parse_duration
 from opsd.errors import ConfigError, OpsdError, UsageError
 from opsd.playbooks import load_playbooks
-from opsd.results import Status, worst
-from opsd.runner import RunReport
+from opsd.results import RunReport, Status, worst
+from opsd.store import runs
 
 
 def open_app(args: argparse.Namespace) -> App:
@@ -72,7 +72,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     app = open_app(args)
-    results = app.store.latest_results()
+    results = app.store.run(runs.latest_results)
     now = time.time()
     if args.json:
         output.print_json({
@@ -100,8 +100,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--since: {exc}") from None
     since = time.time() - window
-    results = app.store.history(check=args.check, target=args.target, since=since)
-    if not results and not app.store.history(check=args.check, limit=1):
+    results = app.store.run(runs.history, check=args.check, target=args.target, since=since)
+    if not results and not app.store.run(runs.history, check=args.check, limit=1):
         try:
             app.playbooks.find_check(args.check)
         except OpsdError:
@@ -130,7 +130,7 @@ def cmd_playbooks(args: argparse.Namespace) -> int:
     tz_name = app.settings.scheduler.timezone
     tz = zoneinfo.ZoneInfo(tz_name)
     now = dt.datetime.now(tz)
-    last_runs = app.store.last_runs()
+    last_runs = app.store.run(runs.last_runs)
     items = []
     for playbook in app.playbooks:
         next_run = playbook.next_run(tz_name, now)

@@ -55,64 +55,64 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
 
     p = verbs.add_parser("run", help="run the daemon: scheduled playbooks, metrics, alerts")
-    _handler(p, "opsd.commands.daemon:cmd_run")
+    _handler(p, "opsd.cli.daemon:cmd_run")
 
     p = verbs.add_parser("run-playbook", help="run a playbook now and print its results")
     p.add_argument("name", help="playbook name (see `opsd playbooks`)")
     _json(p)
-    _handler(p, "opsd.commands.core:cmd_run_playbook")
+    _handler(p, "opsd.cli.core:cmd_run_playbook")
 
     p = verbs.add_parser("check", help="run one check; Nagios plugin output and exit code")
     p.add_argument("name", help="check entry name (e.g. notion.auth)")
     p.add_argument("--playbook", help="take the entry from this playbook")
     _json(p)
-    _handler(p, "opsd.commands.core:cmd_check")
+    _handler(p, "opsd.cli.core:cmd_check")
 
     p = verbs.add_parser("status", help="latest result of every check")
     _json(p)
-    _handler(p, "opsd.commands.core:cmd_status")
+    _handler(p, "opsd.cli.core:cmd_status")
 
     p = verbs.add_parser("history", help="past results of one check")
     p.add_argument("check", help="check entry name")
     p.add_argument("--since", default="7d", help="how far back (default 7d)")
     p.add_argument("--target", help="only this target")
     _json(p)
-    _handler(p, "opsd.commands.core:cmd_history")
+    _handler(p, "opsd.cli.core:cmd_history")
 
     p = verbs.add_parser("playbooks", help="playbooks with schedules and next run times")
     _json(p)
-    _handler(p, "opsd.commands.core:cmd_playbooks")
+    _handler(p, "opsd.cli.core:cmd_playbooks")
 
     p = verbs.add_parser("kinds", help="the check kinds a playbook entry can use")
     _json(p)
-    _handler(p, "opsd.commands.core:cmd_kinds")
+    _handler(p, "opsd.cli.core:cmd_kinds")
 
     config = verbs.add_parser("config", help="validate or show the configuration")
     config_verbs = config.add_subparsers(dest="config_verb", metavar="ACTION", required=True,
                                          parser_class=_Parser)
     p = config_verbs.add_parser("check", help="validate config and every playbook")
-    _handler(p, "opsd.commands.core:cmd_config_check")
+    _handler(p, "opsd.cli.core:cmd_config_check")
     p = config_verbs.add_parser("show", help="print the effective config, secrets redacted")
-    _handler(p, "opsd.commands.core:cmd_config_show")
+    _handler(p, "opsd.cli.core:cmd_config_show")
 
     p = verbs.add_parser("scan", help="scan files for leaked Notion tokens and credentials")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
     p.add_argument("--baseline", metavar="FILE", help="accepted findings (not new)")
     p.add_argument("--update-baseline", metavar="FILE", help="write all findings as accepted")
     _json(p)
-    _handler(p, "opsd.commands.scan:cmd_scan")
+    _handler(p, "opsd.cli.scan:cmd_scan")
 
     alerts = verbs.add_parser("alerts", help="firing and pending alerts")
     _json(alerts)
-    _handler(alerts, "opsd.commands.alerts:cmd_alerts")
+    _handler(alerts, "opsd.cli.alerts:cmd_alerts")
     alert_verbs = alerts.add_subparsers(dest="alerts_verb", metavar="ACTION", parser_class=_Parser)
     p = alert_verbs.add_parser("history", help="past alert events")
     p.add_argument("--since", default="7d", help="how far back (default 7d)")
     _json(p)
-    _handler(p, "opsd.commands.alerts:cmd_alerts_history")
+    _handler(p, "opsd.cli.alerts:cmd_alerts_history")
     p = alert_verbs.add_parser("test", help="send a test message to every alert URL")
     p.add_argument("--tag", help="only URLs with this Apprise tag")
-    _handler(p, "opsd.commands.alerts:cmd_alerts_test")
+    _handler(p, "opsd.cli.alerts:cmd_alerts_test")
 
     silence = verbs.add_parser("silence", help="add, list or remove alert silences")
     silence_verbs = silence.add_subparsers(dest="silence_verb", metavar="ACTION", required=True,
@@ -122,13 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="only this target")
     p.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 2h")
     p.add_argument("--reason", required=True)
-    _handler(p, "opsd.commands.alerts:cmd_silence_add")
+    _handler(p, "opsd.cli.alerts:cmd_silence_add")
     p = silence_verbs.add_parser("list", help="active silences")
     _json(p)
-    _handler(p, "opsd.commands.alerts:cmd_silence_list")
+    _handler(p, "opsd.cli.alerts:cmd_silence_list")
     p = silence_verbs.add_parser("remove", help="end a silence now")
     p.add_argument("id", help="silence id (from `opsd silence list`)")
-    _handler(p, "opsd.commands.alerts:cmd_silence_remove")
+    _handler(p, "opsd.cli.alerts:cmd_silence_remove")
 
     p = verbs.add_parser("sandbox", help="serve a local Notion API for demos and tests")
     p.add_argument("--host", default="127.0.0.1")
@@ -139,11 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", help="error mode for every request: 401, 429, 500, 502, 503, 504, "
                                    "529, unauthorized or hang (change it at run time via "
                                    "POST /__sandbox/...)")
-    _handler(p, "opsd.commands.sandbox:cmd_sandbox")
+    _handler(p, "opsd.cli.sandbox:cmd_sandbox")
 
     p = verbs.add_parser("demo", help="start the sandbox and run opsd against it")
     p.add_argument("--once", action="store_true", help="run every playbook once and exit")
-    _handler(p, "opsd.commands.daemon:cmd_demo")
+    _handler(p, "opsd.cli.daemon:cmd_demo")
     return parser
 
 

@@ -18,27 +18,33 @@ import signal
 import time
 import zoneinfo
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
-from opsd import __version__, alerting, metrics, notify
+from opsd import __version__, metrics
+from opsd.alerting import notify
+from opsd.alerting import observer as alerting
 from opsd.app import App
 from opsd.config import Settings, config_file_of, load_settings
+from opsd.daemon.http import MetricsServer
+from opsd.daemon.scheduler import PlaybookScheduler
+from opsd.daemon.sdnotify import Notifier
 from opsd.errors import ConfigError
-from opsd.http import MetricsServer
 from opsd.logs import configure as configure_logs
 from opsd.logs import event
 from opsd.playbooks import Playbook
-from opsd.runner import Observer, RunReport
-from opsd.scheduler import PlaybookScheduler
-from opsd.sdnotify import Notifier
-from opsd.store import Store
+from opsd.results import RunReport
+from opsd.runner import Observer
+from opsd.store import Store, runs
+from opsd.store.owner import StoreThread
 
 log = logging.getLogger(__name__)
 
 # /healthz calls the loop dead when its tick is this stale (the tick runs every second).
 _TICK_SECONDS = 1.0
 _STALE_AFTER_SECONDS = 10.0
-_HEALTH_DB_TIMEOUT_MS = 2000
+# The store's thread tries a write transaction this often; /healthz reads the outcome.
+_STORE_PROBE_SECONDS = 10.0
+# A query queued this long means the database is stuck (longer than any busy timeout).
+_STORE_STUCK_SECONDS = 60.0
 
 
 class Daemon:
@@ -64,7 +70,7 @@ class Daemon:
         self.app = self._new_app(settings)
         self.server: MetricsServer | None = None
         self.scheduler: PlaybookScheduler | None = None
-        self._health_store: Store | None = None
+        self._store_writable = True
         self._inflight: set[asyncio.Task] = set()
         self._retiring: set[asyncio.Task] = set()
         self._last_tick = monotonic()
@@ -78,10 +84,12 @@ class Daemon:
         """Serve until SIGTERM or SIGINT; returns the exit code (0)."""
         self._configure_logs()
         playbooks = self.app.playbooks  # validates every playbook before anything starts
-        self._open_health_store()
+        await asyncio.to_thread(lambda: self.app.store)  # opens and migrates off the loop
         self.server = self._start_server(self.settings)
         self.scheduler = PlaybookScheduler(self.settings.scheduler.timezone, self.run_playbook)
-        catch_up = self.scheduler.schedule(playbooks, self.app.store.last_run_started, self._now())
+        catch_up = self.scheduler.schedule(
+            playbooks, await self._last_starts(self.app), self._now()
+        )
         self.scheduler.add_timer(
             "alerts", self.settings.scheduler.alerts_interval, self._deliver_alerts
         )
@@ -89,6 +97,7 @@ class Daemon:
         metrics.set_next_runs(self.scheduler.next_runs())
         self._install_signals()
         ticker = asyncio.create_task(self._tick(), name="opsd-tick")
+        prober = asyncio.create_task(self._probe_store(), name="opsd-store-probe")
         scheduled = [p.name for p in playbooks if p.scheduled]
         self.notifier.ready(f"scheduling {len(scheduled)} playbooks")
         event(log, "started", version=__version__, playbooks=",".join(scheduled),
@@ -96,7 +105,7 @@ class Daemon:
               metrics=self.server.url if self.server else "disabled",
               watchdog_seconds=self.notifier.watchdog_interval or "off")
         await self._stop.wait()
-        await self._shutdown(ticker)
+        await self._shutdown([ticker, prober])
         return 0
 
     def request_stop(self) -> None:
@@ -105,7 +114,7 @@ class Daemon:
             self._stopping = True
             self._stop.set()
 
-    async def _shutdown(self, ticker: asyncio.Task) -> None:
+    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
         # STOPPING=1 first: systemd reads it as "shutdown has begun", not "done".
         self.notifier.stopping()
         event(log, "stopping", running=len(self._inflight))
@@ -119,14 +128,14 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         self.scheduler.shutdown()
-        ticker.cancel()
-        await asyncio.gather(ticker, *self._retiring, return_exceptions=True)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, *self._retiring, return_exceptions=True)
         if self.server is not None:
             self.server.stop()
         await self.app.aclose()
-        if self._health_store is not None:
-            self._health_store.close()
-        self.app.close_store()  # the last connection to close checkpoints the WAL
+        # The last connection to close checkpoints the WAL; its thread finishes queued work.
+        await asyncio.to_thread(self.app.close_store)
         event(log, "stopped")
 
     # --- running playbooks -------------------------------------------------------------------
@@ -183,24 +192,23 @@ class Daemon:
         async with self._reload_lock:
             self.notifier.reloading()
             try:
-                new_app = self._validated_app(load_settings(config_file_of(self.settings),
-                                                            self._env()))
+                settings = load_settings(config_file_of(self.settings), self._env())
+                new_app = await asyncio.to_thread(self._validated_app, settings)
             except ConfigError as exc:
                 await self._reload_failed(exc.problems)
                 return False
             try:
                 server = self._rebind_server(new_app.settings)
             except ConfigError as exc:
-                new_app.close_store()
+                await asyncio.to_thread(new_app.close_store)
                 await self._reload_failed(exc.problems)
                 return False
             old_app, self.app, self.settings = self.app, new_app, new_app.settings
             self.server = server
             self._configure_logs()
-            self._open_health_store()
             assert self.scheduler is not None
             catch_up = self.scheduler.schedule(
-                new_app.playbooks, new_app.store.last_run_started, self._now(),
+                new_app.playbooks, await self._last_starts(new_app), self._now(),
                 timezone=new_app.settings.scheduler.timezone,
             )
             self.scheduler.add_timer(
@@ -252,7 +260,7 @@ class Daemon:
         async def retire() -> None:
             await asyncio.gather(*running, return_exceptions=True)
             await old.aclose()
-            old.close_store()
+            await asyncio.to_thread(old.close_store)
 
         task = asyncio.get_running_loop().create_task(retire(), name="opsd-retire")
         self._retiring.add(task)
@@ -261,16 +269,36 @@ class Daemon:
     # --- health, watchdog --------------------------------------------------------------------
 
     def health(self) -> tuple[bool, str]:
-        """(healthy, reason) for /healthz: loop ticking and database writable."""
+        """(healthy, reason) for /healthz: loop ticking, database writable and answering.
+
+        Called from the listener's threads: it reads what the loop and the store's thread
+        last reported and never touches SQLite itself."""
         if self._stopping:
             return False, "shutting down"
         stale = self.monotonic() - self._last_tick
         if stale > _STALE_AFTER_SECONDS:
             return False, f"scheduler loop unresponsive for {stale:.0f}s"
-        store = self._health_store
-        if store is None or not store.writable():
+        if not self._store_writable:
             return False, f"database not writable: {self.settings.storage.path}"
+        store: StoreThread | None = self.app.__dict__.get("store")
+        waiting = store.oldest_pending() if store is not None else 0.0
+        if waiting > _STORE_STUCK_SECONDS:
+            path = self.settings.storage.path
+            return False, f"database not answering for {waiting:.0f}s: {path}"
         return True, "ok"
+
+    async def probe_store(self) -> bool:
+        """Try a write transaction on the store's thread; /healthz reports the outcome."""
+        try:
+            self._store_writable = await self.app.store.call(Store.writable)
+        except Exception:  # the thread itself failed: as unwritable as it gets
+            self._store_writable = False
+        return self._store_writable
+
+    async def _probe_store(self) -> None:
+        while True:
+            await self.probe_store()
+            await asyncio.sleep(_STORE_PROBE_SECONDS)
 
     async def _tick(self) -> None:
         interval = self.notifier.watchdog_interval
@@ -287,7 +315,13 @@ class Daemon:
     # --- helpers -----------------------------------------------------------------------------
 
     def _new_app(self, settings: Settings) -> App:
-        return App(settings, clock=self.clock, extra_observers=self.observers)
+        return App(settings, clock=self.clock, extra_observers=self.observers, daemon=True)
+
+    @staticmethod
+    async def _last_starts(app: App) -> Callable[[str], float | None]:
+        """When each playbook's latest run started (for catch-up), read on the store's thread."""
+        last = await app.store.call(runs.last_runs)
+        return lambda name: last.get(name, {}).get("started_at")
 
     def _env(self) -> dict[str, str] | None:
         return dict(self.env) if self.env is not None else None
@@ -300,16 +334,6 @@ class Daemon:
     def _configure_logs(self) -> None:
         daemon = self.settings.daemon
         configure_logs(daemon.log_format, daemon.log_level, self.settings.redact, self.log_stream)
-
-    def _open_health_store(self) -> None:
-        """A second connection, so /healthz never waits behind the loop's own transactions."""
-        path = Path(self.settings.storage.path)
-        if self._health_store is not None:
-            if self._health_store.path == path:
-                return
-            self._health_store.close()
-        self._health_store = Store.open(path, migrate=False)
-        self._health_store.conn.execute(f"PRAGMA busy_timeout={_HEALTH_DB_TIMEOUT_MS}")
 
     def _start_server(self, settings: Settings) -> MetricsServer | None:
         if not settings.metrics.enabled:

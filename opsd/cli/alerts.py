@@ -9,22 +9,23 @@ import zoneinfo
 from collections import defaultdict
 from typing import Any
 
-from opsd import output
-from opsd.alerting import events_since, open_alerts
-from opsd.alerts import Alert, AlertEvent
-from opsd.commands.core import open_app
+from opsd.alerting.engine import Alert, AlertEvent
+from opsd.alerting.notify import send_test
+from opsd.alerting.silences import window_end
+from opsd.cli import output
+from opsd.cli.core import open_app
 from opsd.config import Settings
 from opsd.durations import format_duration, parse_duration
 from opsd.errors import ConfigError, UsageError
-from opsd.notify import outbox_rows, send_test
-from opsd.silences import active_silences, add_silence, remove_silence, window_end
+from opsd.store import alerts as alert_store
+from opsd.store import outbox, silences
 
 EXIT_UNDELIVERED = 2
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     app = open_app(args)
-    alerts = open_alerts(app.store)
+    alerts = app.store.run(alert_store.open_alerts)
     now = time.time()
     if args.json:
         output.print_json({"alerts": [_alert_dict(a) for a in alerts]})
@@ -45,8 +46,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 def cmd_alerts_history(args: argparse.Namespace) -> int:
     app = open_app(args)
     since = time.time() - _duration("--since", args.since)
-    events = events_since(app.store, since)
-    deliveries = _deliveries(outbox_rows(app.store, since))
+    events = app.store.run(alert_store.events_since, since)
+    deliveries = _deliveries(app.store.run(outbox.outbox_rows, since))
     if args.json:
         output.print_json({
             "since": since,
@@ -93,8 +94,8 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
         raise UsageError("--reason: must not be empty")
     app = open_app(args)
     now = time.time()
-    silence = add_silence(
-        app.store, pattern=args.check, target=args.target, duration=duration,
+    silence = app.store.run(
+        silences.add_silence, pattern=args.check, target=args.target, duration=duration,
         reason=args.reason.strip(), now=now,
     )
     target = f" (target {silence.target})" if silence.target else ""
@@ -109,26 +110,26 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
 def cmd_silence_list(args: argparse.Namespace) -> int:
     app = open_app(args)
     now = time.time()
-    silences = active_silences(app.store, now)
+    active = app.store.run(silences.active_silences, now)
     windows = [
         (w, end) for w in app.settings.alerts.maintenance
         if (end := window_end(w, app.settings.scheduler.timezone, now)) is not None
     ]
     if args.json:
         output.print_json({
-            "silences": [s.to_dict() for s in silences],
+            "silences": [s.to_dict() for s in active],
             "maintenance": [
                 {"name": w.name, "checks": w.checks, "ends_at": end} for w, end in windows
             ],
         })
         return 0
-    if not silences and not windows:
+    if not active and not windows:
         print("no active silences or maintenance windows")
         return 0
     tz = _zone(app.settings)
     rows = [
         (str(s.id), s.pattern, s.target or "*", output.format_time(s.ends_at, tz), s.reason)
-        for s in silences
+        for s in active
     ] + [
         ("-", ",".join(w.checks), "*", output.format_time(end, tz), f"maintenance window {w.name}")
         for w, end in windows
@@ -143,7 +144,7 @@ def cmd_silence_remove(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"silence id must be a number, not {args.id!r}") from None
     app = open_app(args)
-    removed = remove_silence(app.store, silence_id, time.time())
+    removed = app.store.run(silences.remove_silence, silence_id, time.time())
     if removed is None:
         raise UsageError(f"no active silence with id {silence_id} (see `opsd silence list`)")
     print(f"silence {removed.id} removed: {removed.pattern} ({removed.reason})")

@@ -1,8 +1,8 @@
 """The Apprise side of alert delivery, run as a short-lived child process: `python -m
-opsd.deliver [PLUGIN_PATH ...]`.
+opsd.alerting.deliver [PLUGIN_PATH ...]`.
 
 Apprise loads some 200 plugin modules plus cryptography, requests and markdown (+26 MB that
-never goes away), so the daemon never imports it: `opsd.notify.AppriseWorker` starts one of
+never goes away), so the daemon never imports it: `opsd.alerting.notify.AppriseWorker` starts one of
 these per batch (an outbox pass, an enqueue, `opsd alerts test`) and exchanges one JSON
 object per line over its stdin and stdout:
 

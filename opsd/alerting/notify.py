@@ -1,0 +1,303 @@
+"""Delivery: alert events -> Markdown messages -> one outbox row per (message, URL) -> Apprise.
+
+Every message is written to the `outbox` table before anything is sent, one row per
+destination URL, so a partial delivery (chat down, mail up) re-sends only to the URLs that
+failed. A row is retried with exponential backoff until `alerts.outbox_max_age`, by the
+daemon's timer (`retry_outbox`) and by every CLI command that records a run.
+
+Delivery is at-least-once: a row is marked delivered in its own transaction right after
+Apprise reports SUCCESS, so the only duplicate possible is a crash between those two steps
+(the row's claim then expires and it is sent again). Claims also keep two processes (the
+daemon and a CLI command) from sending the same row at once.
+
+URLs carry passwords and tokens: rows store a hash of the configured entry and Apprise's
+privacy-masked form, never the URL; the URL itself is looked up in the config at send time.
+
+Apprise itself runs in a short-lived child process (`opsd.alerting.deliver`), one per batch:
+it would add 26 MB to the daemon for good. Messages are composed in `opsd.alerting.messages`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import select
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opsd import metrics
+from opsd.alerting.deliver import UNKNOWN_URL
+from opsd.alerting.engine import AlertEvent
+from opsd.alerting.messages import Message, Origin, compose, routing_tags
+from opsd.config import Settings
+from opsd.durations import format_duration
+from opsd.errors import OpsdError
+from opsd.store import Store, outbox
+from opsd.store.outbox import OutboxRow
+
+if TYPE_CHECKING:
+    from opsd.store import StoreAccess
+
+BACKOFF_BASE = 30.0
+BACKOFF_CAP = 3600.0
+# Tags on a URL that receive every message, as in Apprise.
+_MATCH_EVERYTHING = frozenset({"all", "always"})
+# Seconds the delivery child may take to start and parse the URLs; a send gets its timeout
+# plus the margin.
+PARSE_TIMEOUT = 60.0
+ANSWER_MARGIN = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Destination:
+    """One entry of `alerts.urls`. `url` is secret: show `label`, store `key`."""
+
+    url: str = dataclasses.field(repr=False)
+    tags: frozenset[str]
+    label: str
+    key: str
+    valid: bool = True
+
+    def receives(self, tags: set[str]) -> bool:
+        """Untagged URLs get everything; tagged ones what carries one of their tags."""
+        return not self.tags or bool(self.tags & (tags | _MATCH_EVERYTHING))
+
+
+
+Send = Callable[[Destination, Message, float], str | None]
+"""(destination, message, timeout) -> None when delivered, else the reason it was not."""
+
+
+# --- destinations and sending: Apprise in a child process -----------------------------------
+
+
+# (alerts.urls entries, child command with the plugin paths) -> their destinations.
+_last_parse: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Destination]] = {}
+
+
+class WorkerError(OpsdError):
+    """The delivery child process failed or did not answer."""
+
+
+class AppriseWorker:
+    """One child process (`python -m opsd.alerting.deliver`) for a batch of Apprise work, started on
+    first use and ended on `close()`: this process never imports Apprise."""
+
+    def __init__(self, plugin_paths: Sequence[Path] = ()) -> None:
+        self._command = [sys.executable, "-m", "opsd.alerting.deliver", *map(str, plugin_paths)]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> AppriseWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def destinations(self, settings: Settings) -> list[Destination]:
+        """The configured alert URLs with their tags and masked labels (parsed once per
+        config: the last parse is kept)."""
+        entries = tuple(entry.get_secret_value() for entry in settings.alerts.urls)
+        if not entries:
+            return []
+        key = (entries, tuple(self._command))
+        parsed = _last_parse.get(key)
+        if parsed is None:
+            reply = self._ask({"parse": entries}, PARSE_TIMEOUT)
+            parsed = [
+                Destination(**{**fields, "tags": frozenset(fields["tags"])})
+                for fields in reply["destinations"]
+            ]
+            _last_parse.clear()
+            _last_parse[key] = parsed
+        return list(parsed)
+
+    def send(self, destination: Destination, message: Message, timeout: float) -> str | None:
+        """A `Send`: None on SUCCESS, else what went wrong."""
+        if not destination.valid:
+            return UNKNOWN_URL
+        request = {"send": destination.url, "title": message.title, "body": message.body,
+                   "notify_type": message.notify_type, "timeout": timeout}
+        try:
+            return self._ask(request, timeout + ANSWER_MARGIN)["error"]
+        except WorkerError as exc:
+            return str(exc)
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(BrokenPipeError):  # it exited already
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def _ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self._proc is None:
+            self._proc = subprocess.Popen(self._command, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE)
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(BrokenPipeError):  # it exited: the read below says how
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+            proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        if not ready:
+            proc.kill()
+            self.close()
+            raise WorkerError(f"delivery process did not answer within {timeout:.0f}s")
+        line = proc.stdout.readline()
+        if not line:
+            self.close()
+            raise WorkerError(f"delivery process exited with code {proc.returncode}")
+        return dict(json.loads(line))
+
+
+def destinations(settings: Settings) -> list[Destination]:
+    """The configured alert URLs with their tags and masked labels."""
+    with AppriseWorker(settings.alerts.plugin_paths) as worker:
+        return worker.destinations(settings)
+
+
+def apprise_send(destination: Destination, message: Message, timeout: float) -> str | None:
+    """Send one message to one built-in Apprise URL in a child process of its own; None on
+    SUCCESS, else what went wrong. Batches share one child: `AppriseWorker.send`."""
+    with AppriseWorker() as worker:
+        return worker.send(destination, message, timeout)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failures: 30 s, 1 m, 2 m ... capped at 1 h."""
+    return min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_CAP)
+
+
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
+
+def outbox_rows_for(
+    settings: Settings,
+    events: Sequence[AlertEvent],
+    origin: Origin,
+    destinations: Sequence[Destination],
+) -> list[OutboxRow]:
+    """The outbox rows for deliverable `events`: their messages per destination (pure)."""
+    deliverable = [e for e in events if e.deliver]
+    rows = []
+    for destination in destinations:
+        routed = [e for e in deliverable if destination.receives(routing_tags(e))]
+        for message in compose(routed, origin, group=settings.alerts.group):
+            rows.append(OutboxRow(
+                destination.key, destination.label, message.notify_type,
+                settings.redact(message.title), settings.redact(message.body),
+                message.event_ids,
+            ))
+    return rows
+
+
+def enqueue(
+    store: Store,
+    settings: Settings,
+    events: Sequence[AlertEvent],
+    origin: Origin,
+    now: float,
+    targets: Sequence[Destination] | None = None,
+) -> int:
+    """Write the messages for deliverable `events` to the outbox (inside the caller's
+    transaction, on the store's thread); returns the number of rows. `targets` are the parsed
+    `alerts.urls` (parsed here when not given: that starts the delivery child)."""
+    if not any(e.deliver for e in events) or not settings.alerts.urls:
+        return 0
+    if targets is None:
+        targets = destinations(settings)
+    return outbox.enqueue(store, outbox_rows_for(settings, events, origin, targets), now)
+
+
+def retry_outbox(
+    settings: Settings, store: StoreAccess, now: float, send: Send | None = None
+) -> int:
+    """Send every due outbox row once; returns how many were delivered.
+
+    Blocks while it sends: the daemon runs it in a worker thread, whose database work goes to
+    the store's owner thread. `send` defaults to Apprise in one child process for the whole
+    pass (none if nothing is due); every CLI command that records a run calls it too.
+    """
+    with AppriseWorker(settings.alerts.plugin_paths) as worker:
+        return _send_due(settings, store, now, worker, send or worker.send)
+
+
+def _send_due(
+    settings: Settings, store: StoreAccess, now: float, worker: AppriseWorker, send: Send
+) -> int:
+    by_key: dict[str, Destination] | None = None  # parsed on first use
+    timeout = settings.alerts.timeout
+    failed_keys: set[str] = set()
+    delivered = 0
+    while (row := store.run(outbox.claim_next, now, timeout + 60.0, failed_keys)) is not None:
+        if by_key is None:
+            by_key = {d.key: d for d in worker.destinations(settings)}
+        destination = by_key.get(row["url_key"])
+        if destination is None:
+            store.run(outbox.give_up, row["id"], now, "URL no longer in alerts.urls")
+            continue
+        message = Message(row["title"], row["body"], row["notify_type"])
+        error = send(destination, message, timeout)
+        metrics.observe_notification(error is None)
+        if error is None:
+            store.run(outbox.mark_delivered, row["id"], now)
+            delivered += 1
+            continue
+        # One failure per URL per pass: the rest of its rows wait for the next pass.
+        failed_keys.add(row["url_key"])
+        _failed(store, row, now, settings.redact(error), settings.alerts.outbox_max_age)
+    metrics.set_outbox_depth(store.run(outbox.outbox_depth))
+    return delivered
+
+
+def _failed(
+    store: StoreAccess, row: dict[str, Any], now: float, error: str, max_age: float
+) -> None:
+    attempts = row["attempts"] + 1
+    if now - row["created_at"] >= max_age:
+        error = f"gave up after {attempts} attempts over {format_duration(max_age)}: {error}"
+        store.run(outbox.give_up, row["id"], now, error, attempts)
+    else:
+        store.run(outbox.mark_failed, row["id"], attempts=attempts, error=error,
+                  next_attempt_at=now + backoff(attempts))
+
+
+def send_test(
+    settings: Settings, tag: str | None = None, send: Send | None = None
+) -> list[tuple[Destination, str | None]]:
+    """Send a test message to every URL (or those tagged `tag`): each with its outcome.
+
+    `send` defaults to Apprise in one child process for all of them."""
+    with AppriseWorker(settings.alerts.plugin_paths) as worker:
+        return _send_test(settings, tag, worker, send or worker.send)
+
+
+def _send_test(
+    settings: Settings, tag: str | None, worker: AppriseWorker, send: Send
+) -> list[tuple[Destination, str | None]]:
+    origin = Origin.here(settings)
+    message = Message(
+        f"opsd test message ({origin.name})",
+        f"This is a test from opsd on **{origin.host}**: if you read it, alerts reach you.",
+        "info",
+    )
+    chosen = [d for d in worker.destinations(settings) if tag is None or tag.lower() in d.tags]
+    outcomes = []
+    for destination in chosen:
+        error = send(destination, message, settings.alerts.timeout)
+        metrics.observe_notification(error is None)
+        outcomes.append((destination, None if error is None else settings.redact(error)))
+    return outcomes

@@ -1,0 +1,166 @@
+"""The alert engine at work: a recorded run's results -> alert states, events and outbox rows
+(one SQLite transaction on the store's thread), then delivery of whatever is due.
+
+The state machine itself is pure (`engine`); this module loads and saves its state through
+`opsd.store.alerts`, asks `silences` what is silenced, and queues messages with `notify`.
+Because states live in SQLite, a restart neither repeats a firing alert nor forgets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from opsd import metrics
+from opsd.alerting.engine import Alert, AlertEvent, Phase, Policy, evaluate, tick
+from opsd.alerting.messages import Origin
+from opsd.alerting.notify import Destination, Send, destinations, enqueue, retry_outbox
+from opsd.alerting.silences import silencer
+from opsd.results import Result, RunReport, Status
+from opsd.store import Store, alerts, outbox, state
+
+if TYPE_CHECKING:
+    from opsd.checks.base import CheckSpec
+    from opsd.config import Settings
+    from opsd.playbooks import Playbook
+    from opsd.store import StoreAccess
+
+CONFIG_CHECK = "opsd.config"
+
+
+def apply_results(
+    settings: Settings,
+    store: StoreAccess,
+    results: Sequence[Result],
+    *,
+    now: float,
+    specs: Mapping[str, CheckSpec] | None = None,
+    playbook: str = "",
+) -> list[AlertEvent]:
+    """Feed results to their alerts, remind and release held alerts, queue messages.
+
+    `specs` (by entry name) carry per-entry thresholds; returns the events recorded, with ids.
+    Blocks the calling thread (never call it on the event loop: see `AlertObserver`).
+    """
+    targets = _targets(settings)
+    return store.run(transition, settings, results, now, specs or {}, playbook, targets)
+
+
+def transition(
+    store: Store,
+    settings: Settings,
+    results: Sequence[Result],
+    now: float,
+    specs: Mapping[str, CheckSpec],
+    playbook: str,
+    targets: Sequence[Destination],
+) -> list[AlertEvent]:
+    """`apply_results` on the store's own thread: one transaction for states, events and
+    outbox rows; then the firing and outbox gauges."""
+    silenced = silencer(store, settings, now)
+    origin = Origin.here(settings, _workspace(store, results, now))
+    events: list[AlertEvent] = []
+    with store.transaction():
+        seen = set()
+        for result in results:
+            seen.add((result.check, result.target))
+            loaded = alerts.load_alert(store, result.check, result.target)
+            alert = loaded or Alert(result.check, result.target)
+            alert = dataclasses.replace(alert, playbook=playbook or alert.playbook)
+            policy = Policy.from_config(settings.alerts, specs.get(result.check))
+            alert, new = evaluate(
+                alert, result, now, policy, silenced(result.check, result.kind, result.target)
+            )
+            if loaded is not None or alert.phase is not Phase.OK:
+                alerts.save_alert(store, alert)
+            events += new
+        # Alerts not in this run still get their reminders and held announcements.
+        for alert in alerts.open_alerts(store):
+            if (alert.check, alert.target) in seen:
+                continue
+            ticked, new = tick(alert, now, silenced(alert.check, alert.kind, alert.target))
+            if ticked != alert:
+                alerts.save_alert(store, ticked)
+            events += new
+        events = alerts.record_events(store, events)
+        enqueue(store, settings, events, origin, now, targets)
+    publish_metrics(store)
+    return events
+
+
+def sweep(settings: Settings, store: StoreAccess, now: float) -> list[AlertEvent]:
+    """Reminders and announcements held by ended silences, without new results."""
+    return apply_results(settings, store, [], now=now)
+
+
+class AlertObserver:
+    """The runner observer: every recorded run goes through the alert engine (on the store's
+    thread), then the outbox is flushed (in a worker thread: delivery blocks).
+    `send`: see `retry_outbox`."""
+
+    def __init__(self, settings: Settings, store: StoreAccess, send: Send | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.send = send
+
+    async def __call__(self, report: RunReport, playbook: Playbook) -> None:
+        targets = await asyncio.to_thread(_targets, self.settings)
+        specs = {spec.name: spec for spec in playbook.checks}
+        await self.store.call(
+            transition, self.settings, report.results, report.finished_at, specs,
+            playbook.name, targets,
+        )
+        await asyncio.to_thread(
+            retry_outbox, self.settings, self.store, report.finished_at, self.send
+        )
+
+
+def raise_config_alert(
+    store: StoreAccess, settings: Settings, message: str, now: float, send: Send | None = None
+) -> list[AlertEvent]:
+    """A CRITICAL `opsd.config` alert (a reload found a broken config), sent right away.
+
+    `settings` are the ones still in force (the previous, valid config).
+    """
+    result = Result(Status.CRITICAL, message, check=CONFIG_CHECK, kind=CONFIG_CHECK)
+    return _apply_and_send(store, settings, result, now, send)
+
+
+def clear_config_alert(
+    store: StoreAccess, settings: Settings, now: float, send: Send | None = None
+) -> list[AlertEvent]:
+    """Resolve the `opsd.config` alert after a successful reload."""
+    result = Result(Status.OK, "configuration reloaded", check=CONFIG_CHECK, kind=CONFIG_CHECK)
+    return _apply_and_send(store, settings, result, now, send)
+
+
+def _apply_and_send(
+    store: StoreAccess, settings: Settings, result: Result, now: float, send: Send | None
+) -> list[AlertEvent]:
+    events = apply_results(settings, store, [result], now=now, playbook="daemon")
+    retry_outbox(settings, store, now, send)
+    return events
+
+
+def publish_metrics(store: Store) -> None:
+    """Firing alerts by severity and the outbox depth, to the Prometheus gauges."""
+    metrics.set_alerts_firing(alerts.firing_counts(store))
+    metrics.set_outbox_depth(outbox.outbox_depth(store))
+
+
+def _targets(settings: Settings) -> list[Destination]:
+    """The parsed `alerts.urls` (the delivery child parses them once per config)."""
+    return destinations(settings) if settings.alerts.urls else []
+
+
+def _workspace(store: Store, results: Sequence[Result], now: float) -> str | None:
+    """The Notion workspace name from a `notion.auth` result, remembered for later runs."""
+    for result in results:
+        workspace = result.details.get("workspace") if result.kind == "notion.auth" else None
+        if workspace:
+            state.set_state(store, "alerts", "workspace", str(workspace), now=now)
+            return str(workspace)
+    found = state.get_state(store, "alerts", "workspace")
+    return None if found is None else str(found)

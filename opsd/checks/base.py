@@ -1,0 +1,116 @@
+"""What a check is: a playbook entry (`CheckSpec`) with its kind's typed parameters, and the
+`@check` decorator that registers a kind's function, parameters, unit and default thresholds.
+
+Check modules import this module only; `opsd.checks` finds a kind's module by name and
+imports it on first use, so nothing here imports a check module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opsd.durations import Duration
+from opsd.thresholds import Direction, Thresholds
+
+if TYPE_CHECKING:
+    from opsd.context import Context
+    from opsd.results import Result
+
+
+class Params(BaseModel):
+    """Base for a kind's parameters: unknown keys in a playbook entry are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoParams(Params):
+    pass
+
+
+P = TypeVar("P", bound=Params)
+
+
+class CheckSpec(BaseModel, Generic[P]):
+    """One entry of a playbook, validated; `params` is the kind's own parameter model, so a
+    check typed `spec: CheckSpec[LatencyParams]` reads `spec.params.samples` as an int."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    name: str = Field(min_length=1)
+    kind: str
+    description: str = ""
+    target: str | None = Field(None, description="Only this target (cache, endpoint, database).")
+    warn: float | None = None
+    crit: float | None = None
+    direction: Literal["above", "below"] | None = None
+    timeout: Duration = Field(30.0, gt=0)
+    failure_threshold: int | None = Field(None, ge=1)
+    success_threshold: int | None = Field(None, ge=1)
+    repeat_interval: Duration | None = None
+    params: P = Field(default_factory=NoParams)  # type: ignore[assignment]
+    playbook: str = ""
+    defaults: Thresholds = Field(default_factory=Thresholds, exclude=True, repr=False)
+    """The kind's default thresholds (set when the entry is parsed)."""
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The entry's thresholds over the kind's defaults."""
+        return self.thresholds_over(self.defaults)
+
+    def thresholds_over(self, base: Thresholds) -> Thresholds:
+        """The entry's thresholds, each unset one taken from `base`."""
+        return Thresholds(
+            warn=self.warn if self.warn is not None else base.warn,
+            crit=self.crit if self.crit is not None else base.crit,
+            direction=self.direction or base.direction,
+        )
+
+
+CheckFunc = Callable[["CheckSpec[Any]", "Context"], Awaitable["Result | list[Result]"]]
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckKind:
+    """A registered kind: its function, parameter model, unit and default thresholds."""
+
+    name: str
+    func: CheckFunc
+    params: type[Params]
+    unit: str
+    thresholds: Thresholds
+    description: str
+
+
+REGISTRY: dict[str, CheckKind] = {}
+"""Kinds registered so far (by importing their modules), by name."""
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def check(
+    name: str,
+    *,
+    params: type[Params] = NoParams,
+    unit: str = "",
+    warn: float | None = None,
+    crit: float | None = None,
+    direction: Direction = "above",
+    description: str = "",
+) -> Callable[[F], F]:
+    """Register the decorated function as the check kind `name`."""
+
+    def register(func: F) -> F:
+        if name in REGISTRY and REGISTRY[name].func is not func:
+            raise RuntimeError(f"check kind {name!r} registered twice")
+        doc = description or next(iter((func.__doc__ or "").strip().splitlines()), "")
+        REGISTRY[name] = CheckKind(
+            name=name, func=func, params=params, unit=unit,
+            thresholds=Thresholds(warn, crit, direction), description=doc,
+        )
+        return func
+
+    return register

@@ -1,0 +1,309 @@
+"""The configuration's sections as pydantic models; every model forbids unknown keys: a typo
+must fail loudly, not silently disable a check. Loading (files, environment, credentials) is
+in `opsd.config.loading`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    SettingsConfigDict,
+)
+
+from opsd.config.base import Section
+from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
+from opsd.cron import validate_cron
+from opsd.durations import Duration
+
+ENV_PREFIX = "OPSD_"
+NOTION_VERSIONS = ("2022-06-28", "2025-09-03")
+
+PropertyType = Literal[
+    "title", "rich_text", "number", "select", "multi_select", "status", "date", "people",
+    "files", "checkbox", "url", "email", "phone_number", "formula", "relation", "rollup",
+    "created_time", "created_by", "last_edited_time", "last_edited_by", "unique_id",
+    "verification", "button", "place",
+]
+
+
+# --- [notion] -------------------------------------------------------------------------------
+
+
+class DatabaseConfig(Section):
+    name: str = Field(min_length=1, description="Label used in results and alerts.")
+    id: str = Field(description="Database ID, with or without dashes.")
+    required_properties: dict[str, PropertyType] = Field(
+        default_factory=dict,
+        description="Property name -> Notion type that notion.schema expects (read-only check).",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _normalise_id(cls, value: str) -> str:
+        return normalise_notion_id(value)
+
+
+class NotionConfig(Section):
+    token: SecretStr | None = Field(
+        None, description="Internal integration secret (ntn_…); or NOTION_API_TOKEN, or the "
+        "notion_token credential. Never printed, logged or stored.",
+    )
+    base_url: str = Field("https://api.notion.com", description="Notion API (or the sandbox).")
+    notion_version: Literal["2022-06-28", "2025-09-03"] = Field(
+        "2025-09-03", description="Notion-Version header; 2025-09-03 reads data sources.",
+    )
+    timeout: Duration = Field(30.0, gt=0, description="Per-request timeout.")
+    rate_limit: float = Field(
+        2.5, gt=0, description="opsd's own request budget, requests/second on average (Notion "
+        "allows about 3 per integration, shared with the integration itself).",
+    )
+    burst: int = Field(3, ge=1, description="Client-side burst size (token bucket).")
+    max_retries: int = Field(
+        3, ge=0, description="Retries of a failed request (429, 5xx, 529, gateway, timeout, "
+        "network), always within the check's timeout.",
+    )
+    request_log_retention: Duration = Field(
+        35 * 86400.0, gt=0,
+        description="How long the per-request log (notion_requests) is kept; the monthly "
+        "rate-limit and error-rate review reads 30 days of it.",
+    )
+    databases: list[DatabaseConfig] = Field(
+        default_factory=list, description="The databases the checks look at ([[notion.databases]])."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> NotionConfig:
+        _require_unique("databases", [db.name for db in self.databases])
+        return self
+
+
+# --- [storage] [metrics] [scheduler] [daemon] -----------------------------------------------
+
+
+def _default_storage_path() -> Path:
+    state_dir = os.environ.get("STATE_DIRECTORY")  # set by systemd's StateDirectory=
+    if state_dir:
+        return Path(state_dir.split(":")[0]) / "opsd.db"
+    return Path("/var/lib/opsd/opsd.db")
+
+
+class StorageConfig(Section):
+    path: Path = Field(default_factory=_default_storage_path)
+    retention: Duration = Field(90 * 86400.0, gt=0, description="How long results are kept.")
+    backup_dir: Path | None = Field(None, description="Where maintenance.backup writes copies.")
+
+
+class MetricsConfig(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class SchedulerConfig(Section):
+    timezone: str = "UTC"
+    playbooks_dir: Path | None = Field(
+        None, description="Directory of playbook TOML files; default: the built-in playbooks."
+    )
+    max_concurrency: int = Field(4, ge=1, description="Checks of one playbook run at once.")
+    shutdown_timeout: Duration = Field(
+        30.0, ge=0, description="SIGTERM: how long running playbooks may finish before cancel."
+    )
+    alerts_interval: Duration = Field(
+        30.0, gt=0, description="How often the daemon sends due reminders and outbox retries."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class DaemonConfig(Section):
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    heartbeat_url: SecretStr | None = Field(
+        None, description="Pinged after each successful run of heartbeat_playbook."
+    )
+    heartbeat_playbook: str = "realtime"
+
+
+# --- [alerts] -------------------------------------------------------------------------------
+
+
+class MaintenanceWindow(Section):
+    """A recurring window during which matching alerts are recorded but not sent."""
+
+    name: str = Field(min_length=1, description="Shown in alert history as the silencer.")
+    schedule: str = Field(description="Cron expression (day names) for the window's start.")
+    duration: Duration = Field(gt=0, description="How long each window lasts, e.g. 2h.")
+    timezone: str | None = Field(None, description="IANA zone; default: scheduler.timezone.")
+    checks: list[str] = Field(
+        default_factory=lambda: ["*"], description="Globs over check names and kinds."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        # Same rules as a playbook's schedule (5 fields, day names), checked by the same code.
+        return validate_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else SchedulerConfig._known_zone(value)
+
+
+class AlertsConfig(Section):
+    urls: list[SecretStr] = Field(
+        default_factory=list,
+        description="Apprise URLs; a 'tag=url' prefix routes by severity (critical=, warning=).",
+    )
+    failure_threshold: int | None = Field(
+        None, ge=1,
+        description="Non-OK results in a row before firing (default 1 CRITICAL, 2 WARNING).",
+    )
+    success_threshold: int = Field(1, ge=1, description="OK results in a row before resolving.")
+    repeat_interval: Duration = Field(4 * 3600.0, ge=0, description="Reminder period; 0 = never.")
+    unknown_as: Literal["WARNING", "CRITICAL", "ignore"] = Field(
+        "WARNING", description="Severity an UNKNOWN result alerts with ('ignore': never)."
+    )
+    group: bool = Field(True, description="Several alerts of one run go out as one message.")
+    timeout: Duration = Field(30.0, gt=0, description="Per-URL delivery timeout.")
+    plugin_paths: list[Path] = Field(
+        default_factory=list,
+        description="Files or directories of custom Apprise plugins (`@notify` functions).",
+    )
+    outbox_max_age: Duration = Field(
+        2 * 86400.0, gt=0, description="Undelivered messages are retried for this long."
+    )
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+
+class SecretsConfig(Section):
+    """[secrets]: the secret scanner (`opsd scan` and the `secrets.scan` check kind)."""
+
+    root: Path | None = Field(
+        None, description="Directory of the monitored integration: relative paths of "
+        "secrets.scan entries resolve against it (unset: such entries are SKIPPED).",
+    )
+    paths: list[Path] = Field(
+        default_factory=list, description="Roots for `opsd scan` without PATH and for "
+        "secrets.scan entries without paths.",
+    )
+    globs: list[str] = Field(
+        default_factory=list, description="Only files whose name or relative path matches "
+        "one of these globs (default: every text file).",
+    )
+    excludes: list[str] = Field(
+        default_factory=list, description="Globs of files and directories never read (on "
+        "top of .git, node_modules, lock files and binaries).",
+    )
+    allowlist: list[str] = Field(
+        default_factory=list, description="Path globs whose findings are never reported "
+        "(test fixtures, documentation).",
+    )
+    baseline: Path | None = Field(
+        None, description="Accepted findings, written by `opsd scan --update-baseline FILE`: "
+        "only findings not in it are new.",
+    )
+    verify: bool = Field(
+        True, description="Try each new Notion token found against GET /v1/users/me: "
+        "live is CRITICAL, revoked WARNING.",
+    )
+    audit_permissions: bool = Field(
+        True, description="Report config and .env files holding a secret that are group- "
+        "or world-readable (WARNING).",
+    )
+    max_file_size: int = Field(
+        5 * 1024 * 1024, gt=0, description="Bytes; larger files are skipped.",
+    )
+    max_line_length: int = Field(
+        16384, gt=0, description="Bytes; findings on longer lines (minified bundles) are ignored.",
+    )
+
+
+# --- the whole file -------------------------------------------------------------------------
+
+
+class Settings(BaseSettings):
+    """Everything opsd reads from its configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    notion: NotionConfig = Field(default_factory=NotionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    caches: list[CacheConfig] = Field(default_factory=list)
+    apps: list[AppConfig] = Field(default_factory=list)
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        _require_unique("caches", [c.name for c in self.caches])
+        _require_unique("endpoints", [e.name for e in self.endpoints])
+        _require_unique("apps", [a.name for a in self.apps])
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for redaction of free text."""
+        values = [self.notion.token, self.daemon.heartbeat_url, *self.alerts.urls]
+        values += [s for c in [*self.caches, *self.apps, *self.endpoints] for s in c.secrets()]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def redact(self, text: str) -> str:
+        """`text` with every configured secret replaced by its redacted form."""
+        from opsd.redact import redact_secret
+
+        for secret in self.secret_values():
+            if secret in text:
+                text = text.replace(secret, redact_secret(secret))
+        return text
+
+
+def _require_unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{section}: duplicate name {name!r}")
+        seen.add(name)
+
+
+def normalise_notion_id(value: str) -> str:
+    """A Notion ID in canonical dashed form; accepts 32 hex digits with or without dashes."""
+    compact = value.strip().replace("-", "").lower()
+    if not re.fullmatch(r"[0-9a-f]{32}", compact):
+        raise ValueError("not a Notion ID (32 hex digits, with or without dashes)")
+    c = compact
+    return f"{c[:8]}-{c[8:12]}-{c[12:16]}-{c[16:20]}-{c[20:]}"

@@ -1,0 +1,182 @@
+"""The schema, as ordered migrations per component.
+
+Each component's list only ever grows: to change a table, append a migration;
+`schema_migrations` records which have run. All timestamps are UTC epoch seconds. A migration
+is SQL text, or a function given a `sqlite_utils.Database` (for table transformations that
+SQLite's ALTER TABLE cannot do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = str | Callable[["sqlite_utils.Database"], Any]
+
+MIGRATIONS: dict[str, list[Migration]] = {
+    "core": [
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            playbook TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL
+        );
+        CREATE INDEX runs_playbook_started ON runs (playbook, started_at);
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            playbook TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            value REAL,
+            unit TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}',
+            started_at REAL NOT NULL,
+            duration REAL NOT NULL
+        );
+        CREATE INDEX results_check_started ON results (check_name, started_at);
+        CREATE INDEX results_kind_started ON results (kind, started_at);
+        CREATE INDEX results_started ON results (started_at);
+        CREATE INDEX results_run ON results (run_id);
+        CREATE TABLE state (
+            namespace TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (namespace, key)
+        );
+        """,
+    ],
+    # Tables of the Notion client (request log), the alert engine, the secret scanner:
+    # each component appends its own migrations to its own list.
+    "notion": [
+        # One row per HTTP request to Notion (every attempt, answered or not); never a token
+        # or an ID: `endpoint` is a template like /v1/databases/{id}.
+        """
+        CREATE TABLE notion_requests (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            source TEXT NOT NULL DEFAULT 'opsd',
+            purpose TEXT NOT NULL DEFAULT 'check',
+            method TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            status INTEGER,
+            error TEXT NOT NULL DEFAULT '',
+            latency REAL NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            waited REAL NOT NULL DEFAULT 0,
+            retry_after REAL
+        );
+        CREATE INDEX notion_requests_time ON notion_requests (time);
+        """,
+    ],
+    "alerts": [
+        """
+        CREATE TABLE alert_states (
+            check_name TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            playbook TEXT NOT NULL DEFAULT '',
+            phase TEXT NOT NULL,
+            severity TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            successes INTEGER NOT NULL DEFAULT 0,
+            since REAL,
+            fired_at REAL,
+            notified_severity TEXT,
+            notified_at REAL,
+            silenced_by TEXT,
+            value REAL,
+            unit TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            thresholds TEXT NOT NULL DEFAULT '{}',
+            repeat_interval REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (check_name, target)
+        );
+        CREATE TABLE alert_events (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            playbook TEXT NOT NULL DEFAULT '',
+            severity TEXT NOT NULL,
+            at REAL NOT NULL,
+            since REAL NOT NULL,
+            summary TEXT NOT NULL DEFAULT '',
+            value REAL,
+            unit TEXT NOT NULL DEFAULT '',
+            thresholds TEXT NOT NULL DEFAULT '{}',
+            previous_severity TEXT,
+            resolution TEXT NOT NULL DEFAULT '',
+            silenced_by TEXT
+        );
+        CREATE INDEX alert_events_at ON alert_events (at);
+        CREATE TABLE silences (
+            id INTEGER PRIMARY KEY,
+            pattern TEXT NOT NULL,
+            target TEXT,
+            reason TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            ends_at REAL NOT NULL,
+            removed_at REAL
+        );
+        CREATE INDEX silences_ends ON silences (ends_at);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            url_key TEXT NOT NULL,
+            url_label TEXT NOT NULL,
+            notify_type TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            event_ids TEXT NOT NULL DEFAULT '[]',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            claimed_until REAL,
+            last_error TEXT,
+            delivered_at REAL,
+            abandoned_at REAL
+        );
+        CREATE INDEX outbox_due ON outbox (delivered_at, abandoned_at, next_attempt_at);
+        """,
+    ],
+    "secrets": [
+        # The incremental cache of the secret scanner and the findings it has seen. Neither
+        # ever holds a secret: findings are fingerprints (sha256) and redacted previews.
+        """
+        CREATE TABLE secret_files (
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            ruleset TEXT NOT NULL,
+            findings TEXT NOT NULL DEFAULT '[]',
+            scanned_at REAL NOT NULL
+        );
+        CREATE TABLE secret_findings (
+            fingerprint TEXT NOT NULL,
+            path TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            column INTEGER NOT NULL,
+            preview TEXT NOT NULL,
+            verdict TEXT,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            PRIMARY KEY (fingerprint, path)
+        );
+        CREATE INDEX secret_findings_last_seen ON secret_findings (last_seen);
+        """,
+    ],
+}

@@ -1,0 +1,43 @@
+"""The Notion request log (`notion_requests`): one row per HTTP request, answered or not.
+
+Never a token or an ID: `endpoint` is a template like `/v1/databases/{id}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opsd.store.database import Store
+
+
+def record_request(
+    store: Store, *, time: float, purpose: str, method: str, endpoint: str,
+    status: int | None, error: str, latency: float, attempt: int, waited: float,
+    retry_after: float | None,
+) -> None:
+    """Store one request."""
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO notion_requests (time, purpose, method, endpoint, status, error,"
+            " latency, attempt, waited, retry_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (time, purpose, method, endpoint, status, error, latency, attempt, waited,
+             retry_after),
+        )
+
+
+def prune_requests(store: Store, before: float) -> int:
+    """Delete rows older than `before`; returns how many."""
+    with store.transaction() as conn:
+        return int(
+            conn.execute("DELETE FROM notion_requests WHERE time < ?", (before,)).rowcount
+        )
+
+
+def request_rows(store: Store, since: float, *, purpose: str | None = None) -> list[dict[str, Any]]:
+    """Rows since `since`, oldest first (optionally of one purpose)."""
+    sql = "SELECT * FROM notion_requests WHERE time >= ?"
+    args: list[Any] = [since]
+    if purpose is not None:
+        sql += " AND purpose = ?"
+        args.append(purpose)
+    return store.query(sql + " ORDER BY time, id", args)

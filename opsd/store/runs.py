@@ -1,0 +1,150 @@
+"""Runs and their results: what each playbook run found, and the queries over that history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from opsd.results import Result, Status, worst
+from opsd.store.database import Store
+
+# A single `opsd check` records a run too, but it is not a run of the whole playbook: it
+# must not make the scheduler skip a catch-up nor count as the playbook's last run.
+_PLAYBOOK_RUN = "trigger != 'check'"
+
+
+def record_run(
+    store: Store,
+    playbook: str,
+    results: Sequence[Result],
+    *,
+    started_at: float,
+    finished_at: float,
+    trigger: str = "manual",
+) -> int:
+    """Write one run and all its results in one transaction; returns the run id."""
+    status = worst(r.status for r in results)
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT INTO runs (playbook, trigger, status, started_at, finished_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (playbook, trigger, status.value, started_at, finished_at),
+        )
+        run_id = int(cursor.lastrowid or 0)
+        conn.executemany(
+            "INSERT INTO results (run_id, playbook, check_name, kind, target, status, value,"
+            " unit, summary, details, started_at, duration)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    run_id, playbook, r.check, r.kind, r.target, r.status.value, r.value,
+                    r.unit, r.summary, json.dumps(r.details, default=str), r.started_at,
+                    r.duration,
+                )
+                for r in results
+            ],
+        )
+    return run_id
+
+
+def last_runs(store: Store) -> dict[str, dict[str, Any]]:
+    """The latest run of each playbook, and its latest OK-or-better run time."""
+    rows = store.query(
+        "SELECT playbook, MAX(started_at) AS started_at, MAX(finished_at) AS finished_at"
+        f" FROM runs WHERE {_PLAYBOOK_RUN} GROUP BY playbook"
+    )
+    runs = {row["playbook"]: row for row in rows}
+    for row in store.query(
+        "SELECT playbook, MAX(finished_at) AS last_success FROM runs"
+        f" WHERE status = 'OK' AND {_PLAYBOOK_RUN} GROUP BY playbook"
+    ):
+        runs[row["playbook"]]["last_success"] = row["last_success"]
+    for row in store.query(
+        "SELECT r.playbook, r.status, r.finished_at - r.started_at AS duration FROM runs r"
+        f" JOIN (SELECT playbook, MAX(id) AS id FROM runs WHERE {_PLAYBOOK_RUN}"
+        " GROUP BY playbook) l ON r.id = l.id"
+    ):
+        runs[row["playbook"]].update(status=row["status"], duration=row["duration"])
+    return runs
+
+
+def last_run_started(store: Store, playbook: str) -> float | None:
+    """When the playbook's latest whole run started (single `opsd check` runs excluded)."""
+    row = store.conn.execute(
+        f"SELECT MAX(started_at) FROM runs WHERE playbook = ? AND {_PLAYBOOK_RUN}",
+        (playbook,),
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def latest_results(store: Store) -> list[Result]:
+    """The most recent result of every (check, target)."""
+    rows = store.query(
+        "SELECT r.* FROM results r JOIN ("
+        " SELECT check_name, target, MAX(id) AS id FROM results GROUP BY check_name, target"
+        ") l ON r.id = l.id ORDER BY r.check_name, r.target"
+    )
+    return [result_from_row(row) for row in rows]
+
+
+def history(
+    store: Store,
+    *,
+    check: str | None = None,
+    kind: str | None = None,
+    target: str | None = None,
+    since: float | None = None,
+    limit: int | None = None,
+) -> list[Result]:
+    """Results, oldest first, filtered by check name or kind, target and start time."""
+    where, args = [], []
+    for column, value in (("check_name", check), ("kind", kind), ("target", target)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if since is not None:
+        where.append("started_at >= ?")
+        args.append(since)
+    sql = "SELECT * FROM results"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(limit)})"
+    sql += " ORDER BY started_at, id"
+    return [result_from_row(row) for row in store.query(sql, args)]
+
+
+def auth_probe_counts(store: Store, since: float) -> tuple[int, int]:
+    """(judged, authenticated) `notion.auth` probes since `since` (SKIPPED ones not counted)."""
+    total, good = store.conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(json_extract(details, '$.authenticated') = 1), 0)"
+        " FROM results WHERE kind = 'notion.auth' AND status != 'SKIPPED' AND started_at >= ?",
+        (since,),
+    ).fetchone()
+    return int(total), int(good)
+
+
+def prune(store: Store, before: float) -> int:
+    """Delete runs (and their results) that started before `before`; returns runs removed."""
+    with store.transaction() as conn:
+        conn.execute(
+            "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE started_at < ?)",
+            (before,),
+        )
+        return int(conn.execute("DELETE FROM runs WHERE started_at < ?", (before,)).rowcount)
+
+
+def result_from_row(row: dict[str, Any]) -> Result:
+    return Result(
+        status=Status(row["status"]),
+        summary=row["summary"],
+        value=row["value"],
+        unit=row["unit"],
+        target=row["target"],
+        details=json.loads(row["details"] or "{}"),
+        check=row["check_name"],
+        kind=row["kind"],
+        started_at=row["started_at"],
+        duration=row["duration"],
+    )
