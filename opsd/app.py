@@ -7,13 +7,16 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opsd.config import Settings, load_settings
-from opsd.context import Resources
-from opsd.playbooks import PlaybookSet, load_playbooks
-from opsd.runner import Observer, Runner
 from opsd.store import CLI_BUSY_TIMEOUT, DAEMON_BUSY_TIMEOUT
 from opsd.store.owner import StoreThread
+
+if TYPE_CHECKING:
+    from opsd.context import Resources
+    from opsd.playbooks import PlaybookSet
+    from opsd.runner import Observer, Runner
 
 
 class App:
@@ -52,16 +55,24 @@ class App:
         timeout = DAEMON_BUSY_TIMEOUT if self.daemon else CLI_BUSY_TIMEOUT
         return StoreThread.open(Path(self.settings.storage.path), busy_timeout=timeout)
 
+    # Playbooks, clients and the runner load on first use: `opsd status` needs none of them.
+
     @cached_property
     def playbooks(self) -> PlaybookSet:
+        from opsd.playbooks import load_playbooks
+
         return load_playbooks(self.settings)
 
     @cached_property
     def resources(self) -> Resources:
+        from opsd.context import Resources
+
         return Resources(self.settings, self.store, self.clock)
 
     @cached_property
     def runner(self) -> Runner:
+        from opsd.runner import Runner
+
         return Runner(
             self.settings,
             self.store,

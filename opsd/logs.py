@@ -68,14 +68,15 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
         record.args = None
-        fields = getattr(record, "fields", None) or {}
-        record.fields = {
+        fields: dict[str, Any] = {
             key: self.redact(value) if isinstance(value, str) else value
-            for key, value in fields.items()
+            for key, value in (getattr(record, "fields", None) or {}).items()
         }
+        # `fields` is not a declared LogRecord attribute: set it as `extra=` does.
+        record.__dict__["fields"] = fields
         if record.exc_info:
             error = record.exc_info[1]
-            record.fields["error"] = self.redact(f"{type(error).__name__}: {error}")
+            fields["error"] = self.redact(f"{type(error).__name__}: {error}")
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True

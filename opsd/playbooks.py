@@ -21,15 +21,15 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from opsd.checks import get_kind
-from opsd.checks.base import CheckSpec
+from opsd.checks.base import CheckSpec, Params
 from opsd.config import Settings, format_location, friendly_message
 from opsd.cron import cron_trigger, previous_fire_time, validate_cron
 from opsd.durations import Duration
@@ -129,13 +129,13 @@ class PlaybookSet:
                         return playbook, spec
         raise PlaybookError(f"unknown check {name!r}: no playbook entry has that name")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Playbook]:
         return iter(self.playbooks.values())
 
 
 def builtin_playbooks_dir() -> Path:
     """The playbooks shipped with opsd (`playbooks/` in a checkout, `opsd/_playbooks` installed)."""
-    packaged = Path(str(resources.files("opsd"))) / "_playbooks"
+    packaged = Path(__file__).resolve().parent / "_playbooks"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "playbooks"
@@ -208,7 +208,7 @@ def parse_playbook(raw: dict[str, Any], path: Path) -> Playbook:
     return playbook
 
 
-def parse_entry(entry: Any, playbook: str) -> CheckSpec:
+def parse_entry(entry: Any, playbook: str) -> CheckSpec[Any]:
     """Validate one `[[checks]]` table; problems are prefixed `.key: message`."""
     if not isinstance(entry, dict):
         raise PlaybookError(": must be a table")
@@ -221,7 +221,8 @@ def parse_entry(entry: Any, playbook: str) -> CheckSpec:
     base = {k: v for k, v in entry.items() if k in _ENTRY_KEYS}
     base.setdefault("name", kind_name)
     params_raw = {k: v for k, v in entry.items() if k not in _ENTRY_KEYS}
-    problems = []
+    problems: list[str] = []
+    params: Params | None
     try:
         params = kind.params.model_validate(params_raw)
     except ValidationError as exc:
@@ -230,7 +231,7 @@ def parse_entry(entry: Any, playbook: str) -> CheckSpec:
             f".{format_location(tuple(e['loc']))}: {friendly_message(e)}" for e in exc.errors()
         ]
     try:
-        spec = CheckSpec.model_validate(
+        spec: CheckSpec[Any] = CheckSpec.model_validate(
             {**base, "playbook": playbook, "defaults": kind.thresholds}
         )
     except ValidationError as exc:

@@ -57,21 +57,13 @@ class Policy:
     @classmethod
     def from_config(cls, alerts: AlertsConfig, spec: CheckSpec | None = None) -> Policy:
         """The policy of a playbook entry (`spec`), falling back to `[alerts]`."""
-        entry = {}
-        if spec is not None:
-            entry = {
-                "failure_threshold": spec.failure_threshold,
-                "success_threshold": spec.success_threshold,
-                "repeat_interval": spec.repeat_interval,
-            }
+        failure = spec.failure_threshold if spec is not None else None
+        success = spec.success_threshold if spec is not None else None
+        repeat = spec.repeat_interval if spec is not None else None
         return cls(
-            failure_threshold=entry.get("failure_threshold") or alerts.failure_threshold,
-            success_threshold=entry.get("success_threshold") or alerts.success_threshold,
-            repeat_interval=(
-                alerts.repeat_interval
-                if entry.get("repeat_interval") is None
-                else entry["repeat_interval"]
-            ),
+            failure_threshold=failure or alerts.failure_threshold,
+            success_threshold=success or alerts.success_threshold,
+            repeat_interval=alerts.repeat_interval if repeat is None else repeat,
             unknown_as=alerts.unknown_as,
         )
 

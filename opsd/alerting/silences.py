@@ -12,7 +12,6 @@ import zoneinfo
 from collections.abc import Callable
 
 from opsd.config import MaintenanceWindow, Settings
-from opsd.cron import previous_fire_time
 from opsd.store import Store
 from opsd.store.silences import (
     Silence,
@@ -36,6 +35,8 @@ def window_end(window: MaintenanceWindow, default_timezone: str, now: float) -> 
     timezone = window.timezone or default_timezone
     at = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(timezone))
     # The window's schedule is a cron like a playbook's: the same DST-safe walk backwards.
+    from opsd.cron import previous_fire_time  # the cron parser loads only when windows exist
+
     started = previous_fire_time(window.schedule, timezone, at)
     if started is None:
         return None

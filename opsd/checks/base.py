@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,6 +51,8 @@ class CheckSpec(BaseModel, Generic[P]):
     failure_threshold: int | None = Field(None, ge=1)
     success_threshold: int | None = Field(None, ge=1)
     repeat_interval: Duration | None = None
+    # The default is for entries built without parameters: mypy cannot check a NoParams
+    # default against every P, and the parser always sets `params` to the kind's model.
     params: P = Field(default_factory=NoParams)  # type: ignore[assignment]
     playbook: str = ""
     defaults: Thresholds = Field(default_factory=Thresholds, exclude=True, repr=False)
@@ -88,7 +90,43 @@ class CheckKind:
 REGISTRY: dict[str, CheckKind] = {}
 """Kinds registered so far (by importing their modules), by name."""
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+R = TypeVar("R", bound="Result | list[Result]")
+
+if TYPE_CHECKING:
+    from typing import Protocol, TypeAlias
+
+    CheckOf: TypeAlias = Callable[[CheckSpec[P], Context], Awaitable[R]]
+    """A check function whose entries carry parameters `P`; it returns `R`."""
+
+    class Registrar(Protocol[P]):
+        """What `check(...)` returns: takes a check function of parameters `P`, returns it."""
+
+        def __call__(self, func: CheckOf[P, R], /) -> CheckOf[P, R]: ...
+
+
+@overload
+def check(
+    name: str,
+    *,
+    params: type[P],
+    unit: str = "",
+    warn: float | None = None,
+    crit: float | None = None,
+    direction: Direction = "above",
+    description: str = "",
+) -> Registrar[P]: ...
+
+
+@overload
+def check(
+    name: str,
+    *,
+    unit: str = "",
+    warn: float | None = None,
+    crit: float | None = None,
+    direction: Direction = "above",
+    description: str = "",
+) -> Registrar[NoParams]: ...
 
 
 def check(
@@ -100,10 +138,11 @@ def check(
     crit: float | None = None,
     direction: Direction = "above",
     description: str = "",
-) -> Callable[[F], F]:
-    """Register the decorated function as the check kind `name`."""
+) -> Registrar[Any]:
+    """Register the decorated function as the check kind `name`; the function's `spec` is
+    typed `CheckSpec[params]` (mypy holds the two to the same model)."""
 
-    def register(func: F) -> F:
+    def register(func: CheckOf[Any, R]) -> CheckOf[Any, R]:
         if name in REGISTRY and REGISTRY[name].func is not func:
             raise RuntimeError(f"check kind {name!r} registered twice")
         doc = description or next(iter((func.__doc__ or "").strip().splitlines()), "")

@@ -6,7 +6,7 @@ import datetime as dt
 import shutil
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from pydantic import Field
 
@@ -121,7 +121,17 @@ async def trend(spec: CheckSpec[TrendParams], ctx: Context) -> Result:
     )
 
 
-def _summarise(results: list[Result]) -> dict[str, object]:
+class CheckTrend(TypedDict):
+    """One check's line of the trend report."""
+
+    results: int
+    ok_ratio: float
+    not_ok: int
+    mean_value: float | None
+    max_value: float | None
+
+
+def _summarise(results: list[Result]) -> CheckTrend:
     values = [r.value for r in results if r.value is not None]
     return {
         "results": len(results),

@@ -14,7 +14,7 @@ import json
 import math
 import re
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
@@ -184,7 +184,7 @@ async def access(spec: CheckSpec[NoParams], ctx: Context) -> Result:
 
 
 def compare_schema(
-    actual: dict[str, str], required: dict[str, str]
+    actual: Mapping[str, str], required: Mapping[str, str]
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Missing property names and mistyped ones (`property`, `expected`, `actual`) (pure)."""
     missing = [name for name in required if name not in actual]

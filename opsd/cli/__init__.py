@@ -8,8 +8,10 @@ runs. A handler takes the parsed arguments and returns the exit code. User mista
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 EXIT_UNKNOWN = 3
 
@@ -21,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
     `opsd --config X config check`.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.prog != "opsd":
             self.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
@@ -153,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_UNKNOWN
+    # opsd uses no pydantic plugins: skip their discovery (a scan of every installed package's
+    # entry points) on each start.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from opsd.errors import OpsdError
 
     try:

@@ -10,7 +10,6 @@ from collections import defaultdict
 from typing import Any
 
 from opsd.alerting.engine import Alert, AlertEvent
-from opsd.alerting.notify import send_test
 from opsd.alerting.silences import window_end
 from opsd.cli import output
 from opsd.cli.core import open_app
@@ -70,6 +69,8 @@ def cmd_alerts_history(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_test(args: argparse.Namespace) -> int:
+    from opsd.alerting.notify import send_test  # starts the delivery child process
+
     app = open_app(args)
     outcomes = send_test(app.settings, args.tag)
     if not outcomes:

@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import time
 import zoneinfo
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opsd.app import App
-from opsd.checks import all_kinds
 from opsd.cli import output
 from opsd.config import load_settings
 from opsd.durations import parse_duration
 from opsd.errors import ConfigError, OpsdError, UsageError
-from opsd.playbooks import load_playbooks
-from opsd.results import RunReport, Status, worst
+from opsd.results import Status, worst
 from opsd.store import runs
+
+if TYPE_CHECKING:
+    from opsd.thresholds import Thresholds
+
+T = TypeVar("T")
 
 
 def open_app(args: argparse.Namespace) -> App:
     return App.from_config(args.config)
 
 
-def run_async(app: App, coroutine) -> object:
+def run_async(app: App, coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` on a fresh loop and close the app's clients afterwards."""
+    import asyncio  # only the verbs that run checks need an event loop
 
-    async def main():
+    async def main() -> T:
         try:
             return await coroutine
         finally:
@@ -38,7 +43,7 @@ def run_async(app: App, coroutine) -> object:
 def cmd_run_playbook(args: argparse.Namespace) -> int:
     app = open_app(args)
     playbook = app.playbooks.get(args.name)
-    report: RunReport = run_async(app, app.runner.run(playbook, trigger="manual"))  # type: ignore[assignment]
+    report = run_async(app, app.runner.run(playbook, trigger="manual"))
     if args.json:
         output.print_json(report.to_dict())
     else:
@@ -60,9 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"playbook {playbook.name!r} has no check {args.name!r}")
     else:
         playbook, spec = playbooks.find_check(args.name)
-    report: RunReport = run_async(  # type: ignore[assignment]
-        app, app.runner.run(playbook, trigger="check", only=spec.name)
-    )
+    report = run_async(app, app.runner.run(playbook, trigger="check", only=spec.name))
     if args.json:
         output.print_json(report.to_dict())
     else:
@@ -147,22 +150,23 @@ def cmd_playbooks(args: argparse.Namespace) -> int:
     if args.json:
         output.print_json({"timezone": tz_name, "playbooks": items})
         return 0
-    rows = [
-        (i["name"], i["schedule"],
-         next_run.strftime("%Y-%m-%d %H:%M %Z") if (next_run := _parse(i["next_run"])) else "-",
-         str(len(i["checks"])), output.format_age(i["last_run"], time.time()),
-         i["description"])
-        for i in items
-    ]
+    rows = []
+    for playbook in app.playbooks:
+        next_run = playbook.next_run(tz_name, now)
+        rows.append((
+            playbook.name, playbook.describe_schedule(),
+            next_run.strftime("%Y-%m-%d %H:%M %Z") if next_run else "-",
+            str(len(playbook.checks)),
+            output.format_age(last_runs.get(playbook.name, {}).get("started_at"), time.time()),
+            playbook.description,
+        ))
     output.table(rows, ("PLAYBOOK", "SCHEDULE", "NEXT RUN", "CHECKS", "LAST RUN", "DESCRIPTION"))
     return 0
 
 
-def _parse(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
 def cmd_kinds(args: argparse.Namespace) -> int:
+    from opsd.checks import all_kinds
+
     kinds = all_kinds()
     items = [
         {
@@ -180,13 +184,18 @@ def cmd_kinds(args: argparse.Namespace) -> int:
         output.print_json({"kinds": items})
         return 0
     rows = [
-        (i["kind"], i["unit"] or "-",
-         f"{i['direction']} {_num(i['warn'])}/{_num(i['crit'])}" if i["warn"] or i["crit"] else "-",
-         ", ".join(i["params"]) or "-", i["description"])
-        for i in items
+        (k.name, k.unit or "-", _limits(k.thresholds), ", ".join(sorted(k.params.model_fields))
+         or "-", k.description)
+        for k in kinds.values()
     ]
     output.table(rows, ("KIND", "UNIT", "WARN/CRIT", "PARAMS", "DESCRIPTION"))
     return 0
+
+
+def _limits(thresholds: Thresholds) -> str:
+    if not (thresholds.warn or thresholds.crit):
+        return "-"
+    return f"{thresholds.direction} {_num(thresholds.warn)}/{_num(thresholds.crit)}"
 
 
 def _num(value: float | None) -> str:
@@ -201,6 +210,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         problems.extend(exc.problems)
         settings = None
     if settings is not None:
+        from opsd.playbooks import load_playbooks
+
         try:
             load_playbooks(settings)
         except ConfigError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ class _TokenCredentials(BaseSettings):
     """The token as a systemd credential file (`LoadCredential=notion_token:...`)."""
 
     model_config = SettingsConfigDict(extra="ignore")
-    notion_token: SecretStr | None = Field(
+    # Either file name in $CREDENTIALS_DIRECTORY; the plugin cannot type a dynamic alias.
+    notion_token: SecretStr | None = Field(  # type: ignore[pydantic-alias]
         None, validation_alias=AliasChoices("notion_token", "notion.token")
     )
 
@@ -66,23 +68,42 @@ class _NotionTokenSource(PydanticBaseSettingsSource):
         return {"notion": {"token": token}} if token else {}
 
 
-def _sources(config_file: Path | None, env: dict[str, str]):
-    def customise(
-        _cls: type, settings_cls: type[BaseSettings], **_: PydanticBaseSettingsSource
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [
-            _EnvSource(settings_cls, env),
-            _NotionTokenSource(settings_cls, _EnvSource(_TokenEnv, env)),
-        ]
-        credentials_dir = env.get("CREDENTIALS_DIRECTORY")
-        if credentials_dir and Path(credentials_dir).is_dir():
-            secrets = SecretsSettingsSource(_TokenCredentials, secrets_dir=credentials_dir)
-            sources.append(_NotionTokenSource(settings_cls, secrets))
-        if config_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
-        return tuple(sources)
+# What the one load in progress reads: (config file, environment). A context variable, so the
+# sources are chosen per call without defining a new settings class (and schema) per call.
+_REQUEST: ContextVar[tuple[Path | None, dict[str, str]]] = ContextVar("opsd_config_request")
 
-    return customise
+
+class _LoadedSettings(Settings):
+    """`Settings` read from the sources of the load in progress (see `load_settings`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file, env = _REQUEST.get()
+        return _sources(settings_cls, config_file, env)
+
+
+def _sources(
+    settings_cls: type[BaseSettings], config_file: Path | None, env: dict[str, str]
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Environment, then credentials, then the file (highest precedence first)."""
+    sources: list[PydanticBaseSettingsSource] = [
+        _EnvSource(settings_cls, env),
+        _NotionTokenSource(settings_cls, _EnvSource(_TokenEnv, env)),
+    ]
+    credentials_dir = env.get("CREDENTIALS_DIRECTORY")
+    if credentials_dir and Path(credentials_dir).is_dir():
+        secrets = SecretsSettingsSource(_TokenCredentials, secrets_dir=credentials_dir)
+        sources.append(_NotionTokenSource(settings_cls, secrets))
+    if config_file is not None:
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+    return tuple(sources)
 
 
 class _EnvSource(EnvSettingsSource):
@@ -120,20 +141,19 @@ def load_settings(
     path: str | os.PathLike | None = None, env: dict[str, str] | None = None
 ) -> Settings:
     """Read and validate the configuration; raises ConfigError with one line per problem."""
-    env = dict(os.environ if env is None else env)
-    config_file = resolve_config_path(path, env)
+    environ = dict(os.environ if env is None else env)
+    config_file = resolve_config_path(path, environ)
     label = config_file.name if config_file else "config"
     if config_file is not None:
         _check_toml(config_file)
         config_file = config_file.resolve()
-
-    class _Loaded(Settings):
-        settings_customise_sources = classmethod(_sources(config_file, env))  # type: ignore[assignment]
-
+    request = _REQUEST.set((config_file, environ))
     try:
-        loaded = _Loaded()
+        loaded = _LoadedSettings()
     except ValidationError as exc:
-        raise ConfigError(_problems(exc, label, env)) from None
+        raise ConfigError(_problems(exc, label, environ)) from None
+    finally:
+        _REQUEST.reset(request)
     values = {name: getattr(loaded, name) for name in Settings.model_fields}
     settings = Settings.model_construct(**values)
     settings._config_file = config_file  # type: ignore[attr-defined]

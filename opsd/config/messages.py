@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic_core import ErrorDetails
+
 _FRIENDLY = {
     "int_parsing": "not a valid integer",
     "int_type": "not a valid integer",
@@ -29,7 +31,7 @@ def format_location(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def friendly_message(error: dict[str, Any]) -> str:
+def friendly_message(error: ErrorDetails) -> str:
     """A pydantic error as a short phrase for humans."""
     message = _FRIENDLY.get(error["type"])
     if message is None:

@@ -24,7 +24,6 @@ from pydantic_settings import (
 
 from opsd.config.base import Section
 from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
-from opsd.cron import validate_cron
 from opsd.durations import Duration
 
 ENV_PREFIX = "OPSD_"
@@ -167,7 +166,10 @@ class MaintenanceWindow(Section):
     @field_validator("schedule")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        # Same rules as a playbook's schedule (5 fields, day names), checked by the same code.
+        # Same rules as a playbook's schedule (5 fields, day names), checked by the same code;
+        # imported here because the cron parser is only needed when a window is configured.
+        from opsd.cron import validate_cron
+
         return validate_cron(value)
 
     @field_validator("timezone")

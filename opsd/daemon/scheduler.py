@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from opsd.logs import event
 from opsd.playbooks import Playbook
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("opsd.scheduler")  # the name operators filter on (unchanged)
 
 RunPlaybook = Callable[[Playbook, str], Awaitable[Any]]
 """Runs one playbook with a trigger label ("schedule" or "catch-up")."""

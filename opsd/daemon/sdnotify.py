@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from opsd.logs import event
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("opsd.sdnotify")  # the name operators filter on (unchanged)
 
 
 class Notifier:

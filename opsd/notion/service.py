@@ -42,13 +42,17 @@ from opsd.notion.requestlog import CURRENT_ATTEMPT, Attempt, RecordingTransport,
 
 if TYPE_CHECKING:
     from opsd.config import NotionConfig
-    from opsd.store import Store
+    from opsd.store import StoreAccess
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("opsd.notion")  # the name operators filter on (unchanged)
 
 DEADLINE_MARGIN = 0.1  # share of a check's timeout kept free so our own timeout fires first
 PRUNE_EVERY = 3600.0  # seconds between deletions of old request-log rows
 SOURCES_TTL = 600.0  # how long a database's list of data sources is reused for queries
+
+TokenVerdict = Literal["live", "revoked", "unknown"]
+_PROBE_VERDICTS: dict[str, TokenVerdict] = {"revoked": "revoked", "forbidden": "live"}
+"""A failed token probe's `NotionError.kind` -> the verdict (any other kind: unknown)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +81,7 @@ class NotionService:
         self,
         config: NotionConfig,
         *,
-        store: Store | None = None,
+        store: StoreAccess | None = None,
         clock: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -134,7 +138,7 @@ class NotionService:
         """GET /v1/users/me with the configured token."""
         return await self._call(lambda: self._client.users.me(), deadline)
 
-    async def probe_token(self, token: str) -> Literal["live", "revoked", "unknown"]:
+    async def probe_token(self, token: str) -> TokenVerdict:
         """Is `token` a working Notion token? GET /v1/users/me with it, through our limiter."""
         if not token.strip():
             return "unknown"  # notion-client would fall back to the configured token
@@ -145,7 +149,7 @@ class NotionService:
             )
         except NotionError as exc:
             # 403 means Notion knew the token but it lacks a capability: it is live.
-            return {"revoked": "revoked", "forbidden": "live"}.get(exc.kind, "unknown")
+            return _PROBE_VERDICTS.get(exc.kind, "unknown")
         return "live"
 
     async def retrieve_database(self, database_id: str, *, deadline: float) -> Reply:

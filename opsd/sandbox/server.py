@@ -8,6 +8,7 @@ import ipaddress
 import json
 import socket
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -181,7 +182,7 @@ class Sandbox:
         return 200, {"ok": True, "stats": self.stats()}
 
 
-_ADMIN_ACTIONS = {
+_ADMIN_ACTIONS: dict[str, Callable[..., None]] = {
     "latency": Sandbox.set_latency,
     "fail": Sandbox.fail,
     "rate_limit_burst": Sandbox.rate_limit_burst,

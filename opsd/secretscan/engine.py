@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from opsd.secretscan.findings import Finding, Problem, ScanReport
 from opsd.secretscan.rules import RULES_BY_ID, ruleset_version
@@ -48,7 +49,7 @@ class CacheEntry:
     mtime_ns: int
     inode: int
     ruleset: str
-    findings: tuple[dict, ...]
+    findings: tuple[dict[str, Any], ...]
 
     def matches(self, st: os.stat_result, ruleset: str) -> bool:
         """Is the file unchanged (size, mtime, inode) and were the same rules used?"""

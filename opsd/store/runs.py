@@ -98,7 +98,8 @@ def history(
     limit: int | None = None,
 ) -> list[Result]:
     """Results, oldest first, filtered by check name or kind, target and start time."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | float] = []
     for column, value in (("check_name", check), ("kind", kind), ("target", target)):
         if value is not None:
             where.append(f"{column} = ?")

@@ -9,8 +9,9 @@ from typing import Any
 
 from opsd.store.database import Store
 
-CachedFile = tuple[str, int, int, int, str, tuple[str, ...]]
-"""(path, size, mtime_ns, inode, ruleset, finding fingerprints)."""
+CachedFile = tuple[str, int, int, int, str, tuple[dict[str, Any], ...]]
+"""(path, size, mtime_ns, inode, ruleset, findings as the cache keeps them: position and
+identity, never the secret)."""
 
 
 def cached_files(store: Store) -> list[CachedFile]:
