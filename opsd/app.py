@@ -85,7 +85,7 @@ class App:
         """What sees every recorded run (the alert engine plugs in here)."""
         from opsd.alerting.observer import AlertObserver
 
-        return [AlertObserver(self.settings, self.store)]
+        return [AlertObserver(self.settings, self.store, publish=self.daemon)]
 
     async def aclose(self) -> None:
         if "resources" in self.__dict__:

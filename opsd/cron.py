@@ -71,3 +71,17 @@ def previous_fire_time(expression: str, timezone: str, now: dt.datetime) -> dt.d
         if previous is not None:
             return previous
     return None
+
+
+def upcoming_fire_times(
+    expression: str, timezone: str, start: dt.datetime, days: float = 35.0, limit: int = 64
+) -> list[dt.datetime]:
+    """The fire times of the cron `expression` from `start` on, for `days` (at most `limit`)."""
+    trigger = cron_trigger(expression, timezone)
+    until = start + dt.timedelta(days=days)
+    fires: list[dt.datetime] = []
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= until and len(fires) < limit:
+        fires.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire)
+    return fires

@@ -1,11 +1,9 @@
-"""Human durations ("90s", "5m", "4h", "7d", "1h30m") as float seconds."""
+"""Human durations ("90s", "5m", "4h", "7d", "1h30m") as float seconds (pure; the pydantic field
+type `Duration` is in `opsd.config.base`)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
-
-from pydantic import BeforeValidator
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -42,7 +40,3 @@ def format_duration(seconds: float) -> str:
         if len(parts) == 2:
             break
     return "".join(parts)
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""A pydantic field type: accepts 30, "30s", "5m", "4h", "7d"."""

@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from opsd.checks import get_kind
 from opsd.checks.base import CheckSpec, Params
 from opsd.config import Settings, format_location, friendly_message
+from opsd.config.base import Duration
 from opsd.cron import cron_trigger, previous_fire_time, validate_cron
-from opsd.durations import Duration
 from opsd.errors import PlaybookError
 
 _ENTRY_KEYS = {
@@ -168,17 +168,22 @@ def load_playbooks(settings: Settings) -> PlaybookSet:
 
 def load_playbook(path: Path) -> Playbook:
     """Parse one playbook file; raises PlaybookError naming the file and key."""
+    return parse_playbook(_read_toml(path), path)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            raw = tomllib.load(fh)
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise PlaybookError(f"{path.name}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise PlaybookError(f"{path.name}: cannot read: {exc.strerror}") from None
-    return parse_playbook(raw, path)
 
 
-def parse_playbook(raw: dict[str, Any], path: Path) -> Playbook:
+def parse_playbook(raw: dict[str, Any], path: Path, *, only: str | None = None) -> Playbook:
+    """Validate a playbook's table; `only`: keep and validate just the entry of that name (a
+    file already validated whole, as `opsd check` reads it)."""
     raw = dict(raw)
     raw.setdefault("name", path.stem)
     entries = raw.pop("checks", [])
@@ -187,6 +192,8 @@ def parse_playbook(raw: dict[str, Any], path: Path) -> Playbook:
         raise PlaybookError(f"{path.name}: checks: must be an array of tables ([[checks]])")
     specs = []
     for index, entry in enumerate(entries):
+        if only is not None and _entry_name(entry) != only:
+            continue
         try:
             specs.append(parse_entry(entry, raw["name"]))
         except PlaybookError as exc:
@@ -206,6 +213,18 @@ def parse_playbook(raw: dict[str, Any], path: Path) -> Playbook:
         raise PlaybookError(problems)
     playbook.checks = specs
     return playbook
+
+
+def load_entry(path: Path, name: str) -> Playbook:
+    """The playbook in `path` holding only its entry `name` (the file was validated whole)."""
+    playbook = parse_playbook(_read_toml(path), path, only=name)
+    if not playbook.checks:
+        raise PlaybookError(f"{path.name}: no check entry named {name!r}")
+    return playbook
+
+
+def _entry_name(entry: Any) -> Any:
+    return entry.get("name", entry.get("kind")) if isinstance(entry, dict) else None
 
 
 def parse_entry(entry: Any, playbook: str) -> CheckSpec[Any]:

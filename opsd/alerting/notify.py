@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsd import metrics
 from opsd.alerting.deliver import UNKNOWN_URL
 from opsd.alerting.engine import AlertEvent
 from opsd.alerting.messages import Message, Origin, compose, routing_tags
@@ -244,6 +243,9 @@ def _send_due(
     delivered = 0
     while (row := store.run(outbox.claim_next, now, timeout + 60.0, failed_keys)) is not None:
         if by_key is None:
+            # prometheus_client too loads only when there is something to send.
+            from opsd import metrics
+
             by_key = {d.key: d for d in worker.destinations(settings)}
         destination = by_key.get(row["url_key"])
         if destination is None:
@@ -259,7 +261,8 @@ def _send_due(
         # One failure per URL per pass: the rest of its rows wait for the next pass.
         failed_keys.add(row["url_key"])
         _failed(store, row, now, settings.redact(error), settings.alerts.outbox_max_age)
-    metrics.set_outbox_depth(store.run(outbox.outbox_depth))
+    if by_key is not None:
+        metrics.set_outbox_depth(store.run(outbox.outbox_depth))
     return delivered
 
 
@@ -288,6 +291,8 @@ def send_test(
 def _send_test(
     settings: Settings, tag: str | None, worker: AppriseWorker, send: Send
 ) -> list[tuple[Destination, str | None]]:
+    from opsd import metrics
+
     origin = Origin.here(settings)
     message = Message(
         f"opsd test message ({origin.name})",

@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from opsd import metrics
 from opsd.alerting.engine import Alert, AlertEvent, Phase, Policy, evaluate, tick
 from opsd.alerting.messages import Origin
 from opsd.alerting.notify import Destination, Send, destinations, enqueue, retry_outbox
@@ -45,7 +44,7 @@ def apply_results(
     Blocks the calling thread (never call it on the event loop: see `AlertObserver`).
     """
     targets = _targets(settings)
-    return store.run(transition, settings, results, now, specs or {}, playbook, targets)
+    return store.run(transition, settings, results, now, specs or {}, playbook, targets, True)
 
 
 def transition(
@@ -56,9 +55,10 @@ def transition(
     specs: Mapping[str, CheckSpec],
     playbook: str,
     targets: Sequence[Destination],
+    publish: bool,
 ) -> list[AlertEvent]:
     """`apply_results` on the store's own thread: one transaction for states, events and
-    outbox rows; then the firing and outbox gauges."""
+    outbox rows; then (`publish`) the firing and outbox gauges."""
     silenced = silencer(store, settings, now)
     origin = Origin.here(settings, _workspace(store, results, now))
     events: list[AlertEvent] = []
@@ -86,7 +86,8 @@ def transition(
             events += new
         events = alerts.record_events(store, events)
         enqueue(store, settings, events, origin, now, targets)
-    publish_metrics(store)
+    if publish:
+        publish_metrics(store)
     return events
 
 
@@ -98,19 +99,24 @@ def sweep(settings: Settings, store: StoreAccess, now: float) -> list[AlertEvent
 class AlertObserver:
     """The runner observer: every recorded run goes through the alert engine (on the store's
     thread), then the outbox is flushed (in a worker thread: delivery blocks).
-    `send`: see `retry_outbox`."""
+    `send`: see `retry_outbox`; `publish`: update the Prometheus gauges (the daemon's, which
+    it serves; a CLI command has none to update)."""
 
-    def __init__(self, settings: Settings, store: StoreAccess, send: Send | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: StoreAccess, send: Send | None = None,
+        *, publish: bool = True,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.send = send
+        self.publish = publish
 
     async def __call__(self, report: RunReport, playbook: Playbook) -> None:
         targets = await asyncio.to_thread(_targets, self.settings)
         specs = {spec.name: spec for spec in playbook.checks}
         await self.store.call(
             transition, self.settings, report.results, report.finished_at, specs,
-            playbook.name, targets,
+            playbook.name, targets, self.publish,
         )
         await asyncio.to_thread(
             retry_outbox, self.settings, self.store, report.finished_at, self.send
@@ -146,6 +152,7 @@ def _apply_and_send(
 
 def publish_metrics(store: Store) -> None:
     """Firing alerts by severity and the outbox depth, to the Prometheus gauges."""
+    from opsd import metrics  # prometheus_client: loaded where metrics are kept, not per command
     metrics.set_alerts_firing(alerts.firing_counts(store))
     metrics.set_outbox_depth(outbox.outbox_depth(store))
 

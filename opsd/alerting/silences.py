@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from opsd.config import MaintenanceWindow, Settings
 from opsd.store import Store
 from opsd.store.silences import (
     Silence,
@@ -20,6 +20,9 @@ from opsd.store.silences import (
     matches_any,
     remove_silence,
 )
+
+if TYPE_CHECKING:
+    from opsd.config import Settings
 
 __all__ = [
     "Silence", "Silencer", "active_silences", "add_silence", "matches_any", "remove_silence",
@@ -30,7 +33,22 @@ Silencer = Callable[[str, str, str], str | None]
 """(check, kind, target) -> what silences it, or None."""
 
 
-def window_end(window: MaintenanceWindow, default_timezone: str, now: float) -> float | None:
+class Window(Protocol):
+    """A maintenance window: `[[alerts.maintenance]]`, or its snapshot in a read-only command."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def schedule(self) -> str: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def checks(self) -> Sequence[str]: ...
+
+
+def window_end(window: Window, default_timezone: str, now: float) -> float | None:
     """When the occurrence of `window` in force at `now` ends; None if none is in force."""
     timezone = window.timezone or default_timezone
     at = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(timezone))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsd.durations import Duration
+from opsd.config.base import Duration
 from opsd.thresholds import Direction, Thresholds
 
 if TYPE_CHECKING:

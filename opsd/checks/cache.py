@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from opsd.checks.base import CheckSpec, NoParams, Params, check
+from opsd.config.base import Duration
 from opsd.counters import Interval, Sample, advance, enough_traffic, judge_ratio
-from opsd.durations import Duration, format_duration
+from opsd.durations import format_duration
 from opsd.errors import CheckError
 from opsd.results import Result, Status
 from opsd.sources import REDIS_DEFAULTS, display_url, each_target, read

@@ -12,7 +12,8 @@ from pydantic import Field
 
 from opsd.checks.base import CheckSpec, Params, check
 from opsd.config import config_file_of
-from opsd.durations import Duration, format_duration
+from opsd.config.base import Duration
+from opsd.durations import format_duration
 from opsd.results import Result, Status, skipped
 from opsd.store import Store, runs
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from opsd.checks.base import CheckSpec, Params, check
-from opsd.durations import Duration, format_duration
+from opsd.config.base import Duration
+from opsd.durations import format_duration
 from opsd.results import Result, Status, skipped
 from opsd.store import requests, runs
 

@@ -72,30 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("status", help="latest result of every check")
     _json(p)
-    _handler(p, "opsd.cli.core:cmd_status")
+    _handler(p, "opsd.cli.report:cmd_status")
 
     p = verbs.add_parser("history", help="past results of one check")
     p.add_argument("check", help="check entry name")
     p.add_argument("--since", default="7d", help="how far back (default 7d)")
     p.add_argument("--target", help="only this target")
     _json(p)
-    _handler(p, "opsd.cli.core:cmd_history")
+    _handler(p, "opsd.cli.report:cmd_history")
 
     p = verbs.add_parser("playbooks", help="playbooks with schedules and next run times")
     _json(p)
-    _handler(p, "opsd.cli.core:cmd_playbooks")
+    _handler(p, "opsd.cli.report:cmd_playbooks")
 
     p = verbs.add_parser("kinds", help="the check kinds a playbook entry can use")
     _json(p)
-    _handler(p, "opsd.cli.core:cmd_kinds")
+    _handler(p, "opsd.cli.report:cmd_kinds")
 
     config = verbs.add_parser("config", help="validate or show the configuration")
     config_verbs = config.add_subparsers(dest="config_verb", metavar="ACTION", required=True,
                                          parser_class=_Parser)
     p = config_verbs.add_parser("check", help="validate config and every playbook")
-    _handler(p, "opsd.cli.core:cmd_config_check")
+    _handler(p, "opsd.cli.report:cmd_config_check")
     p = config_verbs.add_parser("show", help="print the effective config, secrets redacted")
-    _handler(p, "opsd.cli.core:cmd_config_show")
+    _handler(p, "opsd.cli.report:cmd_config_show")
 
     p = verbs.add_parser("scan", help="scan files for leaked Notion tokens and credentials")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")

@@ -12,8 +12,8 @@ from typing import Any
 from opsd.alerting.engine import Alert, AlertEvent
 from opsd.alerting.silences import window_end
 from opsd.cli import output
-from opsd.cli.core import open_app
-from opsd.config import Settings
+from opsd.cli.report import open_store, open_view
+from opsd.cli.view import View
 from opsd.durations import format_duration, parse_duration
 from opsd.errors import ConfigError, UsageError
 from opsd.store import alerts as alert_store
@@ -23,8 +23,9 @@ EXIT_UNDELIVERED = 2
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    app = open_app(args)
-    alerts = app.store.run(alert_store.open_alerts)
+    store = open_store(open_view(args))
+    alerts = store.run(alert_store.open_alerts)
+    store.close()
     now = time.time()
     if args.json:
         output.print_json({"alerts": [_alert_dict(a) for a in alerts]})
@@ -43,10 +44,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_history(args: argparse.Namespace) -> int:
-    app = open_app(args)
+    view = open_view(args)
     since = time.time() - _duration("--since", args.since)
-    events = app.store.run(alert_store.events_since, since)
-    deliveries = _deliveries(app.store.run(outbox.outbox_rows, since))
+    store = open_store(view)
+    events = store.run(alert_store.events_since, since)
+    deliveries = _deliveries(store.run(outbox.outbox_rows, since))
+    store.close()
     if args.json:
         output.print_json({
             "since": since,
@@ -58,7 +61,7 @@ def cmd_alerts_history(args: argparse.Namespace) -> int:
     if not events:
         print(f"no alert events in the last {args.since}")
         return 0
-    tz = _zone(app.settings)
+    tz = _zone(view)
     rows = [
         (output.format_time(e.at, tz), e.type.value, e.severity.value, e.label,
          _delivery_text(e, deliveries.get(e.id or 0, [])), e.resolution or e.summary)
@@ -70,9 +73,9 @@ def cmd_alerts_history(args: argparse.Namespace) -> int:
 
 def cmd_alerts_test(args: argparse.Namespace) -> int:
     from opsd.alerting.notify import send_test  # starts the delivery child process
+    from opsd.config import load_settings
 
-    app = open_app(args)
-    outcomes = send_test(app.settings, args.tag)
+    outcomes = send_test(load_settings(args.config), args.tag)
     if not outcomes:
         tagged = f" tagged {args.tag!r}" if args.tag else ""
         raise ConfigError(f"alerts.urls: no alert URLs{tagged} configured")
@@ -93,41 +96,46 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
         raise UsageError("--for: must be longer than 0s")
     if not args.reason.strip():
         raise UsageError("--reason: must not be empty")
-    app = open_app(args)
-    now = time.time()
-    silence = app.store.run(
-        silences.add_silence, pattern=args.check, target=args.target, duration=duration,
-        reason=args.reason.strip(), now=now,
-    )
+    view = open_view(args)
+    store = open_store(view)
+    try:
+        silence = store.run(
+            silences.add_silence, pattern=args.check, target=args.target, duration=duration,
+            reason=args.reason.strip(), now=time.time(),
+        )
+    finally:
+        store.close()
     target = f" (target {silence.target})" if silence.target else ""
     print(
         f"silence {silence.id} added: {silence.pattern}{target} until "
-        f"{output.format_time(silence.ends_at, _zone(app.settings))} "
+        f"{output.format_time(silence.ends_at, _zone(view))} "
         f"({format_duration(duration)}): {silence.reason}"
     )
     return 0
 
 
 def cmd_silence_list(args: argparse.Namespace) -> int:
-    app = open_app(args)
+    view = open_view(args)
     now = time.time()
-    active = app.store.run(silences.active_silences, now)
+    store = open_store(view)
+    active = store.run(silences.active_silences, now)
+    store.close()
     windows = [
-        (w, end) for w in app.settings.alerts.maintenance
-        if (end := window_end(w, app.settings.scheduler.timezone, now)) is not None
+        (w, end) for w in view.maintenance
+        if (end := window_end(w, view.timezone, now)) is not None
     ]
     if args.json:
         output.print_json({
             "silences": [s.to_dict() for s in active],
             "maintenance": [
-                {"name": w.name, "checks": w.checks, "ends_at": end} for w, end in windows
+                {"name": w.name, "checks": list(w.checks), "ends_at": end} for w, end in windows
             ],
         })
         return 0
     if not active and not windows:
         print("no active silences or maintenance windows")
         return 0
-    tz = _zone(app.settings)
+    tz = _zone(view)
     rows = [
         (str(s.id), s.pattern, s.target or "*", output.format_time(s.ends_at, tz), s.reason)
         for s in active
@@ -144,8 +152,11 @@ def cmd_silence_remove(args: argparse.Namespace) -> int:
         silence_id = int(args.id)
     except ValueError:
         raise UsageError(f"silence id must be a number, not {args.id!r}") from None
-    app = open_app(args)
-    removed = app.store.run(silences.remove_silence, silence_id, time.time())
+    store = open_store(open_view(args))
+    try:
+        removed = store.run(silences.remove_silence, silence_id, time.time())
+    finally:
+        store.close()
     if removed is None:
         raise UsageError(f"no active silence with id {silence_id} (see `opsd silence list`)")
     print(f"silence {removed.id} removed: {removed.pattern} ({removed.reason})")
@@ -159,8 +170,8 @@ def _duration(option: str, text: str) -> float:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _zone(settings: Settings) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(settings.scheduler.timezone)
+def _zone(view: View) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(view.timezone)
 
 
 def _alert_dict(alert: Alert) -> dict[str, Any]:

@@ -1,8 +1,15 @@
-"""The base of every config section."""
+"""The base of every config section, and the field types they share."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from opsd.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""A pydantic field type: accepts 30, "30s", "5m", "4h", "7d"."""
 
 
 class Section(BaseModel):

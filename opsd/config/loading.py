@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,9 @@ from pydantic_settings import (
 )
 
 from opsd.config.messages import format_location, friendly_message
-from opsd.config.sections import ENV_PREFIX, Settings
+from opsd.config.paths import resolve_config_path
+from opsd.config.sections import ENV_PREFIX, LOAD_SOURCES, Settings
 from opsd.errors import ConfigError
-
-DEFAULT_CONFIG_PATH = Path("/etc/opsd/opsd.toml")
 
 
 class _TokenEnv(BaseSettings):
@@ -66,27 +64,6 @@ class _NotionTokenSource(PydanticBaseSettingsSource):
         values = self._inner()
         token = next((v for v in values.values() if v), None)
         return {"notion": {"token": token}} if token else {}
-
-
-# What the one load in progress reads: (config file, environment). A context variable, so the
-# sources are chosen per call without defining a new settings class (and schema) per call.
-_REQUEST: ContextVar[tuple[Path | None, dict[str, str]]] = ContextVar("opsd_config_request")
-
-
-class _LoadedSettings(Settings):
-    """`Settings` read from the sources of the load in progress (see `load_settings`)."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file, env = _REQUEST.get()
-        return _sources(settings_cls, config_file, env)
 
 
 def _sources(
@@ -128,15 +105,6 @@ _NON_SETTING_VARIABLES = {"OPSD_CONFIG"}
 # --- loading --------------------------------------------------------------------------------
 
 
-def resolve_config_path(explicit: str | os.PathLike | None, env: dict[str, str]) -> Path | None:
-    """The config file to read: explicit, else $OPSD_CONFIG, else the default if it exists."""
-    if explicit:
-        return Path(explicit)
-    if env.get("OPSD_CONFIG"):
-        return Path(env["OPSD_CONFIG"])
-    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
-
-
 def load_settings(
     path: str | os.PathLike | None = None, env: dict[str, str] | None = None
 ) -> Settings:
@@ -147,13 +115,13 @@ def load_settings(
     if config_file is not None:
         _check_toml(config_file)
         config_file = config_file.resolve()
-    request = _REQUEST.set((config_file, environ))
+    request = LOAD_SOURCES.set(lambda cls: _sources(cls, config_file, environ))
     try:
-        loaded = _LoadedSettings()
+        loaded = Settings()
     except ValidationError as exc:
         raise ConfigError(_problems(exc, label, environ)) from None
     finally:
-        _REQUEST.reset(request)
+        LOAD_SOURCES.reset(request)
     values = {name: getattr(loaded, name) for name in Settings.model_fields}
     settings = Settings.model_construct(**values)
     settings._config_file = config_file  # type: ignore[attr-defined]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
+from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -19,12 +21,12 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from opsd.config.base import Section
+from opsd.config.base import Duration, Section
 from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
-from opsd.durations import Duration
 
 ENV_PREFIX = "OPSD_"
 NOTION_VERSIONS = ("2022-06-28", "2025-09-03")
@@ -250,6 +252,11 @@ class SecretsConfig(Section):
 # --- the whole file -------------------------------------------------------------------------
 
 
+SourcesFactory = Callable[[type[BaseSettings]], tuple[PydanticBaseSettingsSource, ...]]
+LOAD_SOURCES: ContextVar[SourcesFactory | None] = ContextVar("opsd_load_sources", default=None)
+"""The sources of the load in progress, set by `opsd.config.loading.load_settings`."""
+
+
 class Settings(BaseSettings):
     """Everything opsd reads from its configuration."""
 
@@ -259,6 +266,22 @@ class Settings(BaseSettings):
         extra="forbid",
         case_sensitive=False,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """`load_settings`'s sources while it loads (file, credentials, environment); the
+        library's defaults otherwise (`Settings(...)` in tests)."""
+        chosen = LOAD_SOURCES.get()
+        if chosen is None:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        return chosen(settings_cls)
 
     notion: NotionConfig = Field(default_factory=NotionConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)

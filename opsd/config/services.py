@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from opsd.config.base import Section
-from opsd.durations import Duration
+from opsd.config.base import Duration, Section
 from opsd.selectors import check_selector
 
 # URL scheme of a counter source -> the reader family in `opsd.sources`.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from opsd.errors import OpsdError
@@ -75,6 +74,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     value = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", value):
         return float(value)
+    from email.utils import parsedate_to_datetime  # rare: most Retry-Afters are seconds
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

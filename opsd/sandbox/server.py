@@ -8,6 +8,7 @@ import ipaddress
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,14 +22,20 @@ _MAX_BODY = 1 << 20
 
 
 class Sandbox:
-    """A local Notion API on `host:port` (port 0 picks a free one); start() runs it."""
+    """A local Notion API on `host:port` (port 0 picks a free one); start() runs it.
+
+    `clock` (monotonic: the rate limiter) and `wall_clock` (Retry-After dates) are injectable,
+    so tests drive time instead of sleeping.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, rate: float = 3.0,
-                 burst: int = 10, extra_databases: int = 0, today: dt.date | None = None):
+                 burst: int = 10, extra_databases: int = 0, today: dt.date | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time):
         self.host = host
         self.port = port
         self.api = NotionApi(rate=rate, burst=burst, extra_databases=extra_databases,
-                             today=today)
+                             today=today, clock=clock, wall_clock=wall_clock)
         self._release = threading.Condition()
         self._hanging = False
         self._hung_requests = 0
@@ -205,6 +212,9 @@ _REASONS = {529: "Site Overloaded"}
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog (5) drops the SYNs of a burst of concurrent connections,
+    # which then wait a second for their retransmission.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type, sandbox: Sandbox) -> None:
         if ":" in address[0]:

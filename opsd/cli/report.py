@@ -1,0 +1,161 @@
+"""Handlers of the read-only verbs: status, history, playbooks, kinds, config check and show.
+
+They answer from the configuration's snapshot (`opsd.cli.view`) and the history database: no
+pydantic, no check module, no event loop unless something changed since the last validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+import zoneinfo
+from typing import Any
+
+from opsd.cli import output
+from opsd.cli.view import View, load_kinds, load_view
+from opsd.durations import parse_duration
+from opsd.errors import ConfigError, PlaybookError, UsageError
+from opsd.results import worst
+from opsd.store import CLI_BUSY_TIMEOUT, runs
+from opsd.store.owner import StoreThread
+
+
+def open_view(args: argparse.Namespace) -> View:
+    return load_view(args.config)
+
+
+def open_store(view: View) -> StoreThread:
+    """The history database, queried on its own thread, busy after 2 s of a foreign lock."""
+    return StoreThread.open(view.storage_path, busy_timeout=CLI_BUSY_TIMEOUT)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = open_store(open_view(args))
+    results = store.run(runs.latest_results)
+    store.close()
+    now = time.time()
+    if args.json:
+        output.print_json({
+            "status": worst(r.status for r in results).value,
+            "results": [
+                {**r.to_dict(), "age_seconds": round(now - r.started_at, 3)} for r in results
+            ],
+        })
+    elif not results:
+        print("no results yet: run `opsd run-playbook daily` or start `opsd run`")
+    else:
+        rows = [
+            (str(r.status), r.check, r.target or "-", output.format_value(r.value, r.unit),
+             output.format_age(r.started_at, now), r.summary)
+            for r in results
+        ]
+        output.table(rows, ("STATUS", "CHECK", "TARGET", "VALUE", "AGE", "SUMMARY"))
+    return worst(r.status for r in results).exit_code
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    view = open_view(args)
+    try:
+        window = parse_duration(args.since)
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
+    since = time.time() - window
+    store = open_store(view)
+    results = store.run(runs.history, check=args.check, target=args.target, since=since)
+    ever = results or store.run(runs.history, check=args.check, limit=1)
+    store.close()
+    if not ever and (view.playbook_problems or not view.has_check(args.check)):
+        raise UsageError(f"unknown check {args.check!r}: no results and no playbook entry")
+    tz = zoneinfo.ZoneInfo(view.timezone)
+    if args.json:
+        output.print_json({"check": args.check, "since": since,
+                           "results": [r.to_dict() for r in results]})
+        return 0
+    if not results:
+        print(f"no results for {args.check} in the last {args.since}")
+        return 0
+    rows = [
+        (output.format_time(r.started_at, tz), str(r.status), r.target or "-",
+         output.format_value(r.value, r.unit), r.summary)
+        for r in results
+    ]
+    output.table(rows, ("TIME", "STATUS", "TARGET", "VALUE", "SUMMARY"))
+    return 0
+
+
+def cmd_playbooks(args: argparse.Namespace) -> int:
+    view = open_view(args)
+    if view.playbook_problems:
+        raise PlaybookError(list(view.playbook_problems))
+    tz = zoneinfo.ZoneInfo(view.timezone)
+    now = dt.datetime.now(tz)
+    store = open_store(view)
+    last_runs = store.run(runs.last_runs)
+    store.close()
+    items: list[dict[str, Any]] = []
+    rows = []
+    for playbook in view.playbooks:
+        next_run = playbook.next_run(view.timezone, now)
+        last = last_runs.get(playbook.name, {})
+        items.append({
+            "name": playbook.name,
+            "description": playbook.description,
+            "schedule": playbook.describe_schedule(),
+            "next_run": next_run.isoformat() if next_run else None,
+            "last_run": last.get("started_at"),
+            "last_status": last.get("status"),
+            "checks": list(playbook.checks),
+        })
+        rows.append((
+            playbook.name, playbook.describe_schedule(),
+            next_run.strftime("%Y-%m-%d %H:%M %Z") if next_run else "-",
+            str(len(playbook.checks)), output.format_age(last.get("started_at"), time.time()),
+            playbook.description,
+        ))
+    if args.json:
+        output.print_json({"timezone": view.timezone, "playbooks": items})
+        return 0
+    output.table(rows, ("PLAYBOOK", "SCHEDULE", "NEXT RUN", "CHECKS", "LAST RUN", "DESCRIPTION"))
+    return 0
+
+
+def cmd_kinds(args: argparse.Namespace) -> int:
+    items = load_kinds()
+    if args.json:
+        output.print_json({"kinds": items})
+        return 0
+    rows = [
+        (i["kind"], i["unit"] or "-", _limits(i), ", ".join(i["params"]) or "-",
+         i["description"])
+        for i in items
+    ]
+    output.table(rows, ("KIND", "UNIT", "WARN/CRIT", "PARAMS", "DESCRIPTION"))
+    return 0
+
+
+def _limits(kind: dict[str, Any]) -> str:
+    if not (kind["warn"] or kind["crit"]):
+        return "-"
+    return f"{kind['direction']} {_num(kind['warn'])}/{_num(kind['crit'])}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    try:
+        problems = list(open_view(args).playbook_problems)
+    except ConfigError as exc:
+        problems = exc.problems
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print("ok")
+    return 3 if problems else 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    output.print_json(open_view(args).shown)
+    return 0
