@@ -6,13 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_alerts_support import Mailbox, running_webhook
-
-
-@pytest.fixture
-def webhook():
-    with running_webhook() as hook:
-        yield hook
 
 
 @pytest.fixture
@@ -67,21 +60,17 @@ def test_alerts_with_nothing_open(make_config, opsd_cli):
 
 
 def test_alerts_test_reports_each_url_masked_and_exits_0_only_if_all_delivered(
-    make_config, opsd_cli, webhook
+    make_config, opsd_cli, webhook, make_mailbox
 ):
-    mailbox = Mailbox()
-    down = Mailbox()  # never started
+    mailbox = make_mailbox()
+    down = make_mailbox(start=False)  # never started
     config = str(make_config(alerts={"urls": [
         webhook.url,
         "critical=" + mailbox.url,
         "critical=" + down.url.replace("mailto://", "mailto://alice:mailpw123@"),
     ]}))
-    controller = mailbox.start()
-    try:
-        done = opsd_cli("--config", config, "alerts", "test")
-        only_up = opsd_cli("--config", config, "alerts", "test", "--tag", "critical")
-    finally:
-        controller.stop()
+    done = opsd_cli("--config", config, "alerts", "test")
+    only_up = opsd_cli("--config", config, "alerts", "test", "--tag", "critical")
     assert done.code == 2
     lines = done.out.splitlines()
     assert lines[0] == f"delivered  json://127.0.0.1:{webhook.port}/hook"

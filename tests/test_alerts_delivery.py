@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-from test_alerts_support import Mailbox, running_webhook
-
 from opsd import metrics
 from opsd.alerting.engine import EventType, Phase
 from opsd.alerting.notify import retry_outbox
@@ -60,20 +57,6 @@ class Engine:
     def restart(self) -> None:
         self.store.close()
         self.store = Store.open(self.path)
-
-
-@pytest.fixture
-def webhook():
-    with running_webhook() as hook:
-        yield hook
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    controller = box.start()
-    yield box
-    controller.stop()
 
 
 def engine_for(tmp_path: Path, *urls: str, **alerts: object) -> Engine:
@@ -202,17 +185,14 @@ def test_a_receiver_down_for_a_while_gets_the_message_exactly_once(tmp_path, web
     assert outbox_depth(engine.store) == 0
 
 
-def test_a_partial_delivery_resends_only_to_the_url_that_failed(tmp_path, webhook):
-    mailbox = Mailbox()  # not started yet: the mail server is down
+def test_a_partial_delivery_resends_only_to_the_url_that_failed(tmp_path, webhook, make_mailbox):
+    mailbox = make_mailbox(start=False)  # the mail server is down
     engine = engine_for(tmp_path, webhook.url, mailbox.url)
     engine.run(result(Status.CRITICAL), now=T0)
     assert len(webhook.received) == 1
-    controller = mailbox.start()
-    try:
-        assert engine.retry(T0 + 30) == 1
-        assert engine.retry(T0 + HOUR) == 0
-    finally:
-        controller.stop()
+    mailbox.start()
+    assert engine.retry(T0 + 30) == 1
+    assert engine.retry(T0 + HOUR) == 0
     assert len(mailbox.messages) == 1 and len(webhook.received) == 1
 
 

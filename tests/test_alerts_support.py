@@ -1,5 +1,11 @@
 """Real receivers for alert tests: an HTTP webhook (Apprise `json://`) and an SMTP server
-(aiosmtpd, Apprise `mailto://`), both on 127.0.0.1, recording what arrives."""
+(aiosmtpd, Apprise `mailto://`), both on 127.0.0.1, recording what arrives; the tests get
+them from conftest's `webhook`, `mailbox` and `make_mailbox` fixtures.
+
+Both can be down and come back (an outage), so each reserves its port for its whole life
+(`conftest.ReservedPort`) instead of binding port 0 when it starts: the URL in the alert
+config stays right, and no other test can take the port while the receiver is down.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +19,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
-from conftest import free_port
+from conftest import ReservedPort
+
+READY_TIMEOUT = 60.0  # only bounds a hang: aiosmtpd's default (5 s) is tight on a busy machine
 
 
 class Webhook:
     """An HTTP server collecting JSON POST bodies; `stop()` and `start()` simulate an outage."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self._reserved = ReservedPort()
+        self.port = self._reserved.port
         self.received: list[dict] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -55,13 +64,24 @@ class Webhook:
             self._server.server_close()
             self._server = None
 
+    def close(self) -> None:
+        """Stop, and give the port back."""
+        self.stop()
+        self._reserved.close()
+
 
 @dataclass
 class Mailbox:
-    """An aiosmtpd server collecting messages (subject and plain-text body)."""
+    """An aiosmtpd server collecting messages (subject and plain-text body); down until
+    `start()`, and again after `stop()`."""
 
-    port: int = field(default_factory=free_port)
     messages: list[email.message.EmailMessage] = field(default_factory=list)
+    _reserved: ReservedPort = field(default_factory=ReservedPort, repr=False)
+    _controller: Controller | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int:
+        return self._reserved.port
 
     @property
     def url(self) -> str:
@@ -79,18 +99,29 @@ class Mailbox:
         )
         return "250 OK"
 
-    def start(self) -> Controller:
-        controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        controller.start()
-        return controller
+    def start(self) -> None:
+        assert self._controller is None, "already started"
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port,
+                                      ready_timeout=READY_TIMEOUT)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def close(self) -> None:
+        """Stop, and give the port back."""
+        self.stop()
+        self._reserved.close()
 
 
 @contextlib.contextmanager
 def running_webhook() -> Iterator[Webhook]:
-    """A started Webhook, stopped on exit."""
+    """A started Webhook, stopped (and its port given back) on exit."""
     hook = Webhook()
-    hook.start()
     try:
+        hook.start()
         yield hook
     finally:
-        hook.stop()
+        hook.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_sources_support import Clock, LocalHTTP, RedisServer, Route, run_entry
+from test_sources_support import Clock, RedisServer, Route, run_entry
 
 from opsd.results import Result, Status
 from opsd.store import Store
@@ -14,13 +14,6 @@ from opsd.store.runs import record_run
 
 START = 1_800_000_000.0
 DAY = 86400.0
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path):
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 def hit_rates(config: Path, clock: Clock) -> dict[str, Result]:
@@ -80,19 +73,19 @@ app_cache_misses_total{{cache="notion"}} {misses}
 """
 
 
-def test_prometheus_cache_with_changing_exposition_and_reset(make_config) -> None:
-    with LocalHTTP() as server:
-        config = make_config(caches=[{
-            "name": "app", "source": "prometheus+" + server.url("/metrics"), "min_lookups": 10,
-            "hits": 'app_cache_hits_total{cache="notion"}',
-            "misses": 'app_cache_misses_total{cache="notion"}',
-        }])
-        clock = Clock(START)
-        values = []
-        for hits, misses in [(800, 200), (900, 300), (5, 45), (95, 55)]:
-            server.routes["/metrics"] = Route(EXPOSITION.format(hits=hits, misses=misses))
-            values.append(hit_rates(config, clock)["app"])
-            clock.advance(60)
+def test_prometheus_cache_with_changing_exposition_and_reset(make_config, http_server) -> None:
+    server = http_server()
+    config = make_config(caches=[{
+        "name": "app", "source": "prometheus+" + server.url("/metrics"), "min_lookups": 10,
+        "hits": 'app_cache_hits_total{cache="notion"}',
+        "misses": 'app_cache_misses_total{cache="notion"}',
+    }])
+    clock = Clock(START)
+    values = []
+    for hits, misses in [(800, 200), (900, 300), (5, 45), (95, 55)]:
+        server.routes["/metrics"] = Route(EXPOSITION.format(hits=hits, misses=misses))
+        values.append(hit_rates(config, clock)["app"])
+        clock.advance(60)
     assert [round(r.value or -1, 3) for r in values] == [0.8, 0.5, 0.1, 0.9]
     assert [r.details["counter_reset"] for r in values] == [False, False, True, False]
     assert [r.status for r in values] == [
@@ -100,17 +93,19 @@ def test_prometheus_cache_with_changing_exposition_and_reset(make_config) -> Non
     ]
 
 
-def test_ready_made_ratio_and_an_unreadable_cache_beside_a_good_one(make_config) -> None:
-    with LocalHTTP() as server:
-        server.routes["/stats"] = Route('{"cache": {"hit_ratio": 0.92}}')
-        server.routes["/percent"] = Route('{"cache": {"hit_ratio": 92}}')
-        config = make_config(caches=[
-            {"name": "good", "source": "json+" + server.url("/stats"), "ratio": "cache.hit_ratio"},
-            {"name": "percent", "source": "json+" + server.url("/percent"),
-             "ratio": "cache.hit_ratio"},
-            {"name": "gone", "source": "json+" + server.url("/missing"), "ratio": "x"},
-        ])
-        results = hit_rates(config, Clock(START))
+def test_ready_made_ratio_and_an_unreadable_cache_beside_a_good_one(
+    make_config, http_server
+) -> None:
+    server = http_server()
+    server.routes["/stats"] = Route('{"cache": {"hit_ratio": 0.92}}')
+    server.routes["/percent"] = Route('{"cache": {"hit_ratio": 92}}')
+    config = make_config(caches=[
+        {"name": "good", "source": "json+" + server.url("/stats"), "ratio": "cache.hit_ratio"},
+        {"name": "percent", "source": "json+" + server.url("/percent"),
+         "ratio": "cache.hit_ratio"},
+        {"name": "gone", "source": "json+" + server.url("/missing"), "ratio": "x"},
+    ])
+    results = hit_rates(config, Clock(START))
     assert results["good"].value == pytest.approx(0.92) and results["good"].status is Status.OK
     assert results["percent"].status is Status.UNKNOWN
     assert "cache.hit_ratio is 92, not a ratio 0..1 (a percentage?)" in results["percent"].summary

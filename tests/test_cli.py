@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -141,9 +139,10 @@ def test_missing_config_file(opsd_cli, tmp_path: Path) -> None:
     assert result.code == 3 and result.err.strip().endswith("none.toml: no such file")
 
 
-def test_help_is_quick_and_lists_verbs() -> None:
-    out = subprocess.run([sys.executable, "-m", "opsd", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+def test_help_lists_verbs(opsd_cli) -> None:
+    done = opsd_cli("--help")
+    assert done.code == 0, done.err
+    out = done.out
     for verb in ("run", "run-playbook", "check", "status", "history", "playbooks", "config",
                  "scan", "alerts", "silence", "sandbox", "demo"):
         assert f"    {verb} " in out or f"    {verb}\n" in out

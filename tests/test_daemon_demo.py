@@ -10,19 +10,16 @@ import sys
 import time
 
 import httpx
-import pytest
 
 from opsd.cli.demo import demo_config
 from opsd.sandbox import SANDBOX_TOKEN
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+HANG = 60.0  # a deadline that only bounds a hang (the demo answers in seconds)
 
 
-def test_demo_once_runs_every_playbook_ok_and_fast(opsd_cli):
-    started = time.monotonic()
+def test_demo_once_runs_every_playbook_ok(opsd_cli):
     done = opsd_cli("demo", "--once", env={"NOTION_API_TOKEN": "ntn_" + "x" * 46})
-    assert time.monotonic() - started < 30
     assert done.code == 0, done.out + done.err
     for playbook in ("daily", "emergency", "evening", "monthly", "realtime", "weekly"):
         assert f"== {playbook}: OK" in done.out
@@ -48,11 +45,12 @@ def test_live_demo_prints_an_alert_and_stops_on_ctrl_c(tmp_path):
     try:
         sandbox = _wait_for(log, r"sandbox\s+(http://127\.0\.0\.1:\d+)")
         unshared = httpx.post(f"{sandbox}/__sandbox/unshare",
-                              json={"database": "Bottlenecks Registry"}, timeout=5)
+                              json={"database": "Bottlenecks Registry"}, timeout=HANG)
         assert unshared.status_code == 200, unshared.text
-        _wait_for(log, r"\*\*\* ALERT \(failure\) \[CRITICAL\]", timeout=25)
+        # The next realtime run (every 10 s) finds the database gone and alerts.
+        _wait_for(log, r"\*\*\* ALERT \(failure\) \[CRITICAL\]")
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=HANG) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -62,7 +60,7 @@ def test_live_demo_prints_an_alert_and_stops_on_ctrl_c(tmp_path):
     assert SANDBOX_TOKEN not in text
 
 
-def _wait_for(log, pattern: str, timeout: float = 15.0) -> str:
+def _wait_for(log, pattern: str, timeout: float = HANG) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = re.search(pattern, log.read_text())

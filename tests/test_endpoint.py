@@ -1,24 +1,21 @@
 """http.endpoint against local HTTP and HTTPS servers: up, down, slow, timed out, wrong status,
-body or JSON field; a self-signed certificate close to expiry; secret headers."""
+body or JSON field; a self-signed certificate close to expiry; secret headers.
+
+Latency is measured on an injected clock that only moves when the server says a response takes
+time (`Route.takes`), so thresholds are judged exactly, however busy the machine is."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from test_sources_support import (
-    Clock,
-    LocalHTTP,
-    Route,
-    run_entry,
-    self_signed,
-    server_tls,
-)
+from test_sources_support import Clock, Route, run_entry, self_signed, server_tls
 
+from opsd.checks import http as http_check
 from opsd.checks.http import response_problems
 from opsd.config import EndpointConfig
 from opsd.results import Result, Status
@@ -26,9 +23,17 @@ from opsd.results import Result, Status
 HEALTH = json.dumps({"status": "ok", "checks": {"notion": "up"}, "version": "1.4.2"})
 
 
+@pytest.fixture(autouse=True)
+def latency(monkeypatch) -> Clock:
+    """The clock http.endpoint measures latency with: still, unless a route takes time."""
+    clock = Clock(1000.0)
+    monkeypatch.setattr(http_check, "latency_clock", clock)
+    return clock
+
+
 @pytest.fixture
 def playbooks(tmp_path: Path) -> Path:
-    """A playbook whose endpoint entry has small latency thresholds (no long sleeps)."""
+    """A playbook whose endpoint entry has its own latency thresholds (80 ms, 2 s)."""
     directory = tmp_path / "playbooks"
     directory.mkdir()
     (directory / "probe.toml").write_text(
@@ -43,41 +48,36 @@ def probe(make_config, playbooks: Path, endpoints: list[dict], clock: Clock) -> 
     return {r.target: r for r in run_entry(config, "probe", "ep", clock).results}
 
 
-def test_up_down_slow_timeout_status_body_and_json(make_config, playbooks: Path) -> None:
-    with LocalHTTP() as server:
-        server.routes.update({
-            "/health": Route(HEALTH, content_type="application/json"),
-            "/slow": Route(HEALTH, delay=0.12),
-            "/hang": Route(HEALTH, delay=0.5),
-            "/broken": Route("upstream unavailable", status=503),
-            "/degraded": Route(json.dumps({"status": "degraded"})),
-            "/html": Route("<html>maintenance</html>"),
-        })
-        closed = f"http://127.0.0.1:{free_port()}/health"
-        results = probe(make_config, playbooks, [
-            {"name": "mcp", "url": server.url("/health"), "json_field": "checks.notion",
-             "json_value": "up", "body_contains": "1.4"},
-            {"name": "down", "url": closed},
-            {"name": "slow", "url": server.url("/slow")},
-            {"name": "hang", "url": server.url("/hang"), "timeout": 0.1},
-            {"name": "broken", "url": server.url("/broken")},
-            {"name": "degraded", "url": server.url("/degraded"), "json_field": "status",
-             "json_value": "ok"},
-            {"name": "html", "url": server.url("/html"), "json_field": "status"},
-            {"name": "wording", "url": server.url("/health"), "body_contains": "healthy"},
-        ], Clock(time.time()))
+def test_up_down_timeout_status_body_and_json(
+    make_config, playbooks: Path, http_server, closed_port: int
+) -> None:
+    server = http_server()
+    server.routes.update({
+        "/health": Route(HEALTH, content_type="application/json"),
+        "/hang": Route(HEALTH, hold=threading.Event()),  # no answer until the test ends
+        "/broken": Route("upstream unavailable", status=503),
+        "/degraded": Route(json.dumps({"status": "degraded"})),
+        "/html": Route("<html>maintenance</html>"),
+    })
+    results = probe(make_config, playbooks, [
+        {"name": "mcp", "url": server.url("/health"), "json_field": "checks.notion",
+         "json_value": "up", "body_contains": "1.4"},
+        {"name": "down", "url": f"http://127.0.0.1:{closed_port}/health"},
+        {"name": "hang", "url": server.url("/hang"), "timeout": 0.1},
+        {"name": "broken", "url": server.url("/broken")},
+        {"name": "degraded", "url": server.url("/degraded"), "json_field": "status",
+         "json_value": "ok"},
+        {"name": "html", "url": server.url("/html"), "json_field": "status"},
+        {"name": "wording", "url": server.url("/health"), "body_contains": "healthy"},
+    ], Clock(time.time()))
 
     mcp = results["mcp"]
     assert mcp.status is Status.OK and mcp.summary == "HTTP 200"
-    assert mcp.unit == "seconds" and mcp.value is not None and 0 < mcp.value < 0.08
+    assert (mcp.unit, mcp.value) == ("seconds", 0.0)  # no time passed on the latency clock
     assert mcp.details["status_code"] == 200 and "certificate_days_left" not in mcp.details
 
     assert results["down"].status is Status.CRITICAL
     assert results["down"].summary.startswith("down: ") and results["down"].value is None
-
-    slow = results["slow"]
-    assert slow.status is Status.WARNING and slow.value is not None and slow.value >= 0.12
-    assert slow.summary.startswith("HTTP 200 (>= ")
 
     assert (results["hang"].status, results["hang"].summary) == (
         Status.CRITICAL, "down: no response within 0.1s",
@@ -91,15 +91,36 @@ def test_up_down_slow_timeout_status_body_and_json(make_config, playbooks: Path)
     assert results["wording"].summary == "body does not contain 'healthy'"
 
 
-def test_secret_headers_are_sent_and_never_stored(make_config, playbooks: Path, tmp_path: Path):
+@pytest.mark.parametrize(("takes", "status", "summary"), [
+    (0.05, Status.OK, "HTTP 200"),
+    (0.12, Status.WARNING, "HTTP 200 (>= 80 ms)"),
+    (2.5, Status.CRITICAL, "HTTP 200 (>= 2.00 s)"),
+])
+def test_latency_until_the_last_byte_is_judged_by_the_entry_thresholds(
+    make_config, playbooks: Path, http_server, latency: Clock, takes: float, status: Status,
+    summary: str,
+) -> None:
+    server = http_server(clock=latency)
+    # The time passes after the headers went out, before the body: timing only up to the
+    # headers would miss it.
+    server.routes["/slow"] = Route(HEALTH, takes=takes)
+    [result] = probe(make_config, playbooks, [{"name": "slow", "url": server.url("/slow")}],
+                     Clock(time.time())).values()
+    assert (result.status, result.summary) == (status, summary)
+    assert result.value == pytest.approx(takes)
+
+
+def test_secret_headers_are_sent_and_never_stored(
+    make_config, playbooks: Path, tmp_path: Path, http_server
+) -> None:
     token = "Bearer mcp-token-0123456789abcdefghij"
-    with LocalHTTP() as server:
-        server.routes["/health"] = Route(HEALTH, require_header=("Authorization", token))
-        results = probe(make_config, playbooks, [
-            {"name": "with", "url": server.url("/health"), "headers": {"Authorization": token}},
-            {"name": "without", "url": server.url("/health")},
-        ], Clock(time.time()))
-        sent = sorted(str(r["headers"].get("Authorization")) for r in server.requests)
+    server = http_server()
+    server.routes["/health"] = Route(HEALTH, require_header=("Authorization", token))
+    results = probe(make_config, playbooks, [
+        {"name": "with", "url": server.url("/health"), "headers": {"Authorization": token}},
+        {"name": "without", "url": server.url("/health")},
+    ], Clock(time.time()))
+    sent = sorted(str(r["headers"].get("Authorization")) for r in server.requests)
     assert sent == [token, "None"]
     assert results["with"].status is Status.OK
     assert results["without"].summary == "HTTP 401, expected 200"
@@ -110,13 +131,14 @@ def test_secret_headers_are_sent_and_never_stored(make_config, playbooks: Path, 
 
 
 def https_probe(
-    make_config, playbooks: Path, tmp_path: Path, days: float, clock: Clock, **options: object
+    make_config, playbooks: Path, tmp_path: Path, http_server, days: float, clock: Clock,
+    **options: object,
 ) -> Result:
     cert, key = self_signed(tmp_path, days, dt.datetime.fromtimestamp(time.time(), dt.UTC))
-    with LocalHTTP(tls=server_tls(cert, key)) as server:
-        server.routes["/health"] = Route(HEALTH)
-        endpoint = {"name": "mcp", "url": server.url("/health"), "ca_file": str(cert), **options}
-        return probe(make_config, playbooks, [endpoint], clock)["mcp"]
+    server = http_server(tls=server_tls(cert, key))
+    server.routes["/health"] = Route(HEALTH)
+    endpoint = {"name": "mcp", "url": server.url("/health"), "ca_file": str(cert), **options}
+    return probe(make_config, playbooks, [endpoint], clock)["mcp"]
 
 
 @pytest.mark.parametrize(
@@ -128,32 +150,35 @@ def https_probe(
     ],
 )
 def test_self_signed_certificate_near_expiry(
-    make_config, playbooks: Path, tmp_path: Path, days: float, status: Status, summary: str
+    make_config, playbooks: Path, tmp_path: Path, http_server, days: float, status: Status,
+    summary: str,
 ) -> None:
-    result = https_probe(make_config, playbooks, tmp_path, days, Clock(time.time()))
+    result = https_probe(make_config, playbooks, tmp_path, http_server, days, Clock(time.time()))
     assert (result.status, result.summary) == (status, summary)
     assert result.details["certificate_days_left"] == pytest.approx(days, abs=0.01)
 
 
-def test_certificate_days_follow_the_injected_clock(make_config, playbooks, tmp_path) -> None:
+def test_certificate_days_follow_the_injected_clock(
+    make_config, playbooks, tmp_path, http_server
+) -> None:
     later = Clock(time.time() + 25 * 86400)
-    result = https_probe(make_config, playbooks, tmp_path, 30, later, cert_warn_days=21,
-                         cert_crit_days=3)
+    result = https_probe(make_config, playbooks, tmp_path, http_server, 30, later,
+                         cert_warn_days=21, cert_crit_days=3)
     assert result.status is Status.WARNING
     assert result.details["certificate_days_left"] == pytest.approx(5, abs=0.01)
 
 
 def test_untrusted_certificate_is_down_unless_verification_is_off(
-    make_config, playbooks: Path, tmp_path: Path
+    make_config, playbooks: Path, tmp_path: Path, http_server
 ) -> None:
     cert, key = self_signed(tmp_path, 30)
-    with LocalHTTP(tls=server_tls(cert, key)) as server:
-        server.routes["/health"] = Route(HEALTH)
-        results = probe(make_config, playbooks, [
-            {"name": "strict", "url": server.url("/health")},
-            {"name": "lax", "url": server.url("/health"), "verify": False},
-            {"name": "missing-ca", "url": server.url("/health"), "ca_file": "nope.pem"},
-        ], Clock(time.time()))
+    server = http_server(tls=server_tls(cert, key))
+    server.routes["/health"] = Route(HEALTH)
+    results = probe(make_config, playbooks, [
+        {"name": "strict", "url": server.url("/health")},
+        {"name": "lax", "url": server.url("/health"), "verify": False},
+        {"name": "missing-ca", "url": server.url("/health"), "ca_file": "nope.pem"},
+    ], Clock(time.time()))
     assert results["strict"].status is Status.CRITICAL
     assert "CERTIFICATE_VERIFY_FAILED" in results["strict"].summary
     assert results["lax"].status is Status.OK

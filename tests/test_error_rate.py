@@ -3,12 +3,13 @@ a JSON endpoint, a SQLite file the app writes; thresholds from the seeds (1 % / 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
-from test_sources_support import Clock, LocalHTTP, Route, run_entry
+from test_sources_support import Clock, Route, run_entry
 
 from opsd.checks.app import judge_error_rate
 from opsd.config import load_settings
@@ -31,21 +32,21 @@ def error_rates(config: Path, clock: Clock) -> dict[str, Result]:
     return {r.target: r for r in run_entry(config, "daily", "app.error_rate", clock).results}
 
 
-def test_prometheus_error_rate_over_intervals_and_a_restart(make_config) -> None:
-    with LocalHTTP() as server:
-        config = make_config(apps=[{
-            "name": "integration", "source": "prometheus+" + server.url("/metrics"),
-            "errors": 'http_requests_total{code="500"}', "requests": "http_requests_total",
-        }])
-        clock = Clock(START)
-        seen = []
-        # (ok, failed, process start): lifetime 0.5 %, then 4 % over the day, then 10 %, then a
-        # restart whose new counters are already above the old ones.
-        for ok, failed, started in [(995, 5, 1), (1955, 45, 1), (2135, 65, 1), (4000, 9000, 2)]:
-            server.routes["/metrics"] = Route(EXPOSITION.format(ok=ok, failed=failed,
-                                                                started=started))
-            seen.append(error_rates(config, clock)["integration"])
-            clock.advance(86400)
+def test_prometheus_error_rate_over_intervals_and_a_restart(make_config, http_server) -> None:
+    server = http_server()
+    config = make_config(apps=[{
+        "name": "integration", "source": "prometheus+" + server.url("/metrics"),
+        "errors": 'http_requests_total{code="500"}', "requests": "http_requests_total",
+    }])
+    clock = Clock(START)
+    seen = []
+    # (ok, failed, process start): lifetime 0.5 %, then 4 % over the day, then 10 %, then a
+    # restart whose new counters are already above the old ones.
+    for ok, failed, started in [(995, 5, 1), (1955, 45, 1), (2135, 65, 1), (4000, 9000, 2)]:
+        server.routes["/metrics"] = Route(EXPOSITION.format(ok=ok, failed=failed,
+                                                            started=started))
+        seen.append(error_rates(config, clock)["integration"])
+        clock.advance(86400)
     assert [round(r.value or -1, 4) for r in seen] == [0.005, 0.04, 0.1, round(9000 / 13000, 4)]
     assert [r.status for r in seen] == [
         Status.OK, Status.WARNING, Status.CRITICAL, Status.CRITICAL,
@@ -54,22 +55,22 @@ def test_prometheus_error_rate_over_intervals_and_a_restart(make_config) -> None
     assert [r.details["counter_reset"] for r in seen] == [False, False, False, True]
 
 
-def test_json_endpoint_and_sqlite_file(make_config, tmp_path: Path) -> None:
+def test_json_endpoint_and_sqlite_file(make_config, tmp_path: Path, http_server) -> None:
     db = tmp_path / "app.db"
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("CREATE TABLE stats (errors INTEGER, requests INTEGER)")
         conn.execute("INSERT INTO stats VALUES (2, 400)")
-    with LocalHTTP() as server:
-        server.routes["/stats"] = Route(json.dumps({"http": {"errors": 30, "total": 600}}))
-        config = make_config(apps=[
-            {"name": "api", "source": "json+" + server.url("/stats"), "errors": "http.errors",
-             "requests": "http.total"},
-            {"name": "worker", "source": f"sqlite://{db}", "query": "SELECT * FROM stats",
-             "errors": "errors", "requests": "requests"},
-            {"name": "quiet", "source": "json+" + server.url("/stats"), "errors": "http.errors",
-             "requests": "http.total", "min_requests": 1000},
-        ])
-        results = error_rates(config, Clock(START))
+    server = http_server()
+    server.routes["/stats"] = Route(json.dumps({"http": {"errors": 30, "total": 600}}))
+    config = make_config(apps=[
+        {"name": "api", "source": "json+" + server.url("/stats"), "errors": "http.errors",
+         "requests": "http.total"},
+        {"name": "worker", "source": f"sqlite://{db}", "query": "SELECT * FROM stats",
+         "errors": "errors", "requests": "requests"},
+        {"name": "quiet", "source": "json+" + server.url("/stats"), "errors": "http.errors",
+         "requests": "http.total", "min_requests": 1000},
+    ])
+    results = error_rates(config, Clock(START))
     assert (results["api"].value, results["api"].status) == (0.05, Status.CRITICAL)
     assert (results["worker"].value, results["worker"].status) == (0.005, Status.OK)
     assert results["quiet"].status is Status.OK and results["quiet"].value is None

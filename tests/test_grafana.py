@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from opsd import metrics
-from tests.conftest import REPO, require_tool
+from tests.conftest import REPO
 
 GRAFANA = REPO / "grafana"
 RULES = GRAFANA / "prometheus"
@@ -42,8 +42,7 @@ def rule_exprs() -> list[str]:
     ["test", "rules", "opsd-rules.test.yml"],
     ["check", "config", "prometheus.yml"],
 ])
-def test_promtool(args):
-    promtool = require_tool("promtool")
+def test_promtool(promtool, args):
     done = subprocess.run([promtool, *args], cwd=RULES, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr

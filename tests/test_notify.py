@@ -23,6 +23,8 @@ from opsd.store import Store
 from opsd.store.outbox import outbox_rows
 
 NOW = 1_737_702_000.0
+# Parsing alert URLs (and sending) starts the Apprise child process, even with a fake `send`.
+APPRISE_CHILD = pytest.mark.slow
 ORIGIN = Origin("ops-1", "Acme Ops", "Europe/Berlin")
 
 
@@ -38,6 +40,7 @@ def settings_for(tmp_path, *urls, **alerts) -> Settings:
                     alerts={"urls": list(urls), **alerts})
 
 
+@APPRISE_CHILD
 def test_destinations_parse_apprise_tags_and_mask_secrets():
     settings = Settings(alerts={"urls": [
         "json://bot:hunter2pass@127.0.0.1:8080/hook",
@@ -125,6 +128,7 @@ def test_backoff_doubles_up_to_an_hour():
     assert [backoff(n) for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
 
 
+@APPRISE_CHILD
 def test_enqueue_skips_silenced_events_and_routes_per_url(tmp_path):
     settings = settings_for(tmp_path, "json://127.0.0.1:1/all", "critical=json://127.0.0.1:2/c")
     store = Store.open(settings.storage.path)
@@ -160,6 +164,7 @@ def queued_store(settings: Settings) -> Store:
     return store
 
 
+@APPRISE_CHILD
 def test_a_row_being_sent_is_not_sent_by_a_second_process(tmp_path):
     settings = settings_for(tmp_path, "json://127.0.0.1:1/hook")
     store = queued_store(settings)
@@ -172,6 +177,7 @@ def test_a_row_being_sent_is_not_sent_by_a_second_process(tmp_path):
     assert retry_outbox(settings, other_process, NOW + 3600, send) == 0
 
 
+@APPRISE_CHILD
 def test_a_crash_between_send_and_mark_resends_after_the_claim_expires(tmp_path):
     # At-least-once is the honest limit: the receiver may see this message twice.
     settings = settings_for(tmp_path, "json://127.0.0.1:1/hook", timeout="10s")
@@ -189,6 +195,7 @@ def test_a_crash_between_send_and_mark_resends_after_the_claim_expires(tmp_path)
     assert retry_outbox(settings, store, NOW + 70, send) == 1
 
 
+@APPRISE_CHILD
 def test_a_row_whose_url_left_the_config_is_given_up(tmp_path):
     settings = settings_for(tmp_path, "json://127.0.0.1:1/old")
     store = queued_store(settings)
@@ -200,6 +207,7 @@ def test_a_row_whose_url_left_the_config_is_given_up(tmp_path):
     assert send.sent == []
 
 
+@APPRISE_CHILD
 def test_failures_back_off_and_one_failing_url_is_tried_once_per_pass(tmp_path):
     settings = settings_for(tmp_path, "json://127.0.0.1:1/hook")
     store = Store.open(settings.storage.path)

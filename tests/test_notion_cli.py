@@ -10,15 +10,15 @@ from pathlib import Path
 from opsd.redact import redact_secret
 from opsd.sandbox import DATABASES, Sandbox
 from tests.conftest import render_toml
-from tests.test_notion_checks import run_entries, settings_for
+from tests.test_notion_checks import ANY_LATENCY, run_entries, settings_for
 
 CANARY = "ntn_" + "CaNaRy7" * 6 + "Zq42"
 ENTRIES = [
     {"kind": "notion.token_format"},
-    {"kind": "notion.auth"},
+    {"kind": "notion.auth", **ANY_LATENCY},
     {"kind": "notion.access"},
     {"kind": "notion.schema"},
-    {"kind": "notion.latency", "samples": 2},
+    {"kind": "notion.latency", "samples": 2, **ANY_LATENCY},
     {"name": "critical", "kind": "notion.count", "database": "bottlenecks",
      "filter": '{"property": "Severity", "select": {"equals": "Critical"}}'},
     {"kind": "notion.error_rate", "window": "1h"},

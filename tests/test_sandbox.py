@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO
 
 from opsd.sandbox import DATA_SOURCES, DATABASES, SANDBOX_TOKEN, Sandbox, SandboxError
 from opsd.sandbox.limiter import TokenBuckets, retry_after_seconds
@@ -27,12 +30,21 @@ BOTTLENECKS = DATABASES["Bottlenecks Registry"]
 BOTTLENECKS_DS = DATA_SOURCES["Bottlenecks Registry"]["Bottlenecks Registry"]
 
 
-CLIENT = httpx.Client(timeout=5.0)  # one client: creating one per request costs ~40 ms
+HANG = 60.0  # a deadline that only bounds a hang: local requests answer in milliseconds
+_TLS = ssl.create_default_context()  # made once: loading the CA bundle costs ~25 ms a client
+CLIENT: httpx.Client  # one per test (`_client`), so no pooled connection outlives its test
+
+
+@pytest.fixture(autouse=True)
+def _client() -> Iterator[None]:
+    global CLIENT
+    with httpx.Client(timeout=HANG, verify=_TLS) as CLIENT:
+        yield
 
 
 def call(sb: Sandbox, method: str, path: str, *, version: str | None = NEW,
          token: str | None = SANDBOX_TOKEN, json: object = None,
-         timeout: float = 5.0) -> httpx.Response:
+         timeout: float | httpx.Timeout = HANG) -> httpx.Response:
     headers = {}
     if version is not None:
         headers["Notion-Version"] = version
@@ -412,14 +424,14 @@ def test_workspace_is_deterministic_for_a_given_day():
 # -- rate limiting -----------------------------------------------------------------------------
 
 
-def test_burst_beyond_the_bucket_gets_429_with_retry_after():
-    with Sandbox(rate=1, burst=3).start() as sb:
-        statuses = [call(sb, "GET", "/v1/users/me").status_code for _ in range(3)]
-        limited = call(sb, "GET", "/v1/users/me")
-        other_token = "ntn_" + "o" * 46
-        sb.add_token(other_token)
-        assert call(sb, "GET", "/v1/users/me", token=other_token).status_code == 200
-        stats = sb.stats()
+def test_burst_beyond_the_bucket_gets_429_with_retry_after(make_sandbox):
+    sb = make_sandbox(rate=1, burst=3, clock=lambda: 100.0)  # no refill while the test runs
+    statuses = [call(sb, "GET", "/v1/users/me").status_code for _ in range(3)]
+    limited = call(sb, "GET", "/v1/users/me")
+    other_token = "ntn_" + "o" * 46
+    sb.add_token(other_token)
+    assert call(sb, "GET", "/v1/users/me", token=other_token).status_code == 200
+    stats = sb.stats()
     assert statuses == [200, 200, 200]
     assert_error(limited, 429, "rate_limited")
     assert limited.headers["retry-after"] == "1"
@@ -427,15 +439,16 @@ def test_burst_beyond_the_bucket_gets_429_with_retry_after():
     assert stats["rate"] == {"rate": 1, "burst": 3, "retry_after": "seconds"}
 
 
-def test_rate_limit_retry_after_as_http_date():
-    with Sandbox(rate=1, burst=1).start() as sb:
-        sb.set_rate(rate=0.5, burst=1, http_date=True)
-        assert call(sb, "GET", "/v1/users/me").status_code == 200
-        limited = call(sb, "GET", "/v1/users/me")
+def test_rate_limit_retry_after_as_http_date(make_sandbox):
+    now = 1_750_000_000.25
+    sb = make_sandbox(rate=1, burst=1, clock=lambda: 100.0, wall_clock=lambda: now)
+    sb.set_rate(rate=0.5, burst=1, http_date=True)
+    assert call(sb, "GET", "/v1/users/me").status_code == 200
+    limited = call(sb, "GET", "/v1/users/me")
     assert limited.status_code == 429
     when = email.utils.parsedate_to_datetime(limited.headers["retry-after"])
-    ahead = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    assert 0 < ahead <= 4
+    # The next token comes in 2 s; a date has whole seconds, rounded up: never too early.
+    assert when == dt.datetime.fromtimestamp(1_750_000_001 + 2, dt.UTC)
 
 
 def test_token_bucket_refills_at_its_rate():
@@ -481,14 +494,32 @@ def test_fail_a_fraction_of_requests(sandbox):
     assert 8 <= statuses.count(500) <= 32
 
 
-def test_latency_is_added_globally_and_per_path(sandbox):
+def test_latency_is_added_globally_and_per_path(sandbox, monkeypatch):
+    waited: list[tuple[str, float]] = []
+    real_sleep = sandbox.sleep
+
+    def sleep(seconds: float) -> bool:  # record what each request waits, then wait it
+        waited.append((threading.current_thread().name, seconds))
+        return real_sleep(seconds)
+
+    monkeypatch.setattr(sandbox, "sleep", sleep)
     sandbox.set_latency(0.2)
-    assert call(sandbox, "GET", "/v1/users/me").elapsed.total_seconds() >= 0.2
+    assert call(sandbox, "GET", "/v1/users/me").status_code == 200
     sandbox.set_latency(0.0)
     sandbox.set_latency(0.3, path="/v1/search")
-    assert call(sandbox, "POST", "/v1/search", json={}).elapsed.total_seconds() >= 0.3
+    assert call(sandbox, "POST", "/v1/search", json={}).status_code == 200
+    assert call(sandbox, "GET", "/v1/users/me").status_code == 200
+    assert [seconds for _, seconds in waited] == [0.2, 0.3, 0.0]
     assert sandbox.api.delay_for("/v1/users/me") == 0.0
     assert sandbox.faults["path_latency_seconds"] == {"/v1/search": 0.3}
+
+
+def test_latency_holds_the_answer(make_sandbox):
+    # The real wait, shown without measuring it: an answer 60 s away is not there in 0.2 s.
+    sb = make_sandbox(rate=1000, burst=1000)
+    sb.set_latency(HANG)
+    with pytest.raises(httpx.ReadTimeout):
+        call(sb, "GET", "/v1/users/me", timeout=httpx.Timeout(HANG, read=0.2))
 
 
 def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list]:
@@ -507,7 +538,8 @@ def _outcome(fn: Callable[[], object]) -> object:
 
 def _wait_for_hung(sb: Sandbox, count: int) -> None:
     event = threading.Event()
-    for _ in range(500):
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
         if sb.stats()["hung_requests"] == count:
             return
         event.wait(0.01)
@@ -517,22 +549,22 @@ def _wait_for_hung(sb: Sandbox, count: int) -> None:
 def test_hang_holds_requests_until_released(sandbox):
     sandbox.hang(True)
     with pytest.raises(httpx.ReadTimeout):
-        call(sandbox, "GET", "/v1/users/me", timeout=0.2)
+        call(sandbox, "GET", "/v1/users/me", timeout=httpx.Timeout(HANG, read=0.2))
     thread, box = _in_thread(lambda: call(sandbox, "GET", "/v1/users/me"))
     _wait_for_hung(sandbox, 2)
     assert sandbox.stats()["faults"]["hanging"] is True
     sandbox.hang(False)
-    thread.join(timeout=5)
+    thread.join(timeout=HANG)
     assert box[0].status_code == 200
 
 
-def test_stop_drops_hung_requests_unanswered():
-    sb = Sandbox(rate=1000, burst=1000).start()
+def test_stop_drops_hung_requests_unanswered(make_sandbox):
+    sb = make_sandbox(rate=1000, burst=1000)
     sb.hang(True)
     thread, box = _in_thread(lambda: call(sb, "GET", "/v1/users/me"))
     _wait_for_hung(sb, 1)
     sb.stop()
-    thread.join(timeout=5)
+    thread.join(timeout=HANG)
     assert isinstance(box[0], httpx.RemoteProtocolError)
     with pytest.raises(httpx.ConnectError):
         call(sb, "GET", "/v1/users/me")
@@ -660,45 +692,50 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("OPSD_")}
 
 
-def test_cli_serves_until_sigterm_and_exits_zero():
-    port = free_port()
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """`opsd sandbox --port 0 ...` in the background: the process, its first line, its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "opsd", "sandbox", "--port", str(port), "--latency", "10ms"],
+        [sys.executable, "-m", "opsd", "sandbox", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env())
-    try:
-        line = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in line
-        assert SANDBOX_TOKEN not in line and "ntn_…" in line
-        assert DATABASES["Task Management"] in line
-        response = httpx.get(f"http://127.0.0.1:{port}/v1/users/me",
-                             headers={"Authorization": f"Bearer {SANDBOX_TOKEN}",
-                                      "Notion-Version": NEW})
-        assert response.json()["type"] == "bot"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-        assert proc.stderr.read() == ""
-    finally:
+    assert proc.stdout is not None and proc.stderr is not None
+    line = proc.stdout.readline()
+    found = re.search(r"http://127\.0\.0\.1:\d+", line)
+    if not found or found.group().endswith(":0"):
         proc.kill()
-        proc.wait()
+        with proc:
+            raise AssertionError(line + proc.stderr.read())
+    return proc, line, found.group()
+
+
+def test_cli_serves_until_sigterm_and_exits_zero():
+    proc, line, url = _serve("--latency", "10ms")
+    with proc:
+        try:
+            assert SANDBOX_TOKEN not in line and "ntn_…" in line
+            assert DATABASES["Task Management"] in line
+            response = httpx.get(f"{url}/v1/users/me", timeout=HANG,
+                                 headers={"Authorization": f"Bearer {SANDBOX_TOKEN}",
+                                          "Notion-Version": NEW})
+            assert response.json()["type"] == "bot"
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=HANG) == 0
+            assert proc.stderr.read() == ""
+        finally:
+            proc.kill()
 
 
 def test_cli_fault_flag_applies_from_the_start():
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opsd", "sandbox", "--port", str(port), "--fault", "529",
-         "--rate", "50", "--burst", "5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env())
-    try:
-        proc.stdout.readline()
-        stats = httpx.get(f"http://127.0.0.1:{port}/__sandbox/stats").json()
-        assert stats["rate"]["rate"] == 50 and stats["rate"]["burst"] == 5
-        response = httpx.get(f"http://127.0.0.1:{port}/v1/users/me")
-        assert response.status_code == 529
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        proc.kill()
-        proc.wait()
+    proc, _, url = _serve("--fault", "529", "--rate", "50", "--burst", "5")
+    with proc:
+        try:
+            stats = httpx.get(f"{url}/__sandbox/stats", timeout=HANG).json()
+            assert stats["rate"]["rate"] == 50 and stats["rate"]["burst"] == 5
+            response = httpx.get(f"{url}/v1/users/me", timeout=HANG)
+            assert response.status_code == 529
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=HANG) == 0
+        finally:
+            proc.kill()
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -707,7 +744,7 @@ def test_cli_fault_flag_applies_from_the_start():
     (["--rate", "0"], "sandbox: rate must be > 0"),
 ])
 def test_cli_user_mistakes_are_one_line_and_exit_3(opsd_cli, args, message):
-    result = opsd_cli("sandbox", "--port", str(free_port()), *args, timeout=20)
+    result = opsd_cli("sandbox", "--port", "0", *args)
     assert result.code == 3
     assert result.err.strip().startswith(f"opsd: {message}")
     assert len(result.err.strip().splitlines()) == 1
@@ -715,6 +752,6 @@ def test_cli_user_mistakes_are_one_line_and_exit_3(opsd_cli, args, message):
 
 
 def test_cli_port_in_use_is_a_user_error(opsd_cli, sandbox):
-    result = opsd_cli("sandbox", "--port", str(sandbox.port), timeout=20)
+    result = opsd_cli("sandbox", "--port", str(sandbox.port))
     assert result.code == 3
     assert f"cannot listen on 127.0.0.1:{sandbox.port}" in result.err

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -111,20 +109,17 @@ def test_user_mistakes_are_one_line_and_exit_3(opsd_cli, args: list[str], messag
     assert len(result.err.splitlines()) == 1 and result.err.startswith(message)
 
 
-def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:
+def test_unreadable_file_is_reported_not_fatal(tmp_path: Path, opsd_cli) -> None:
     (token,) = tokens(1)
     write(tmp_path / "tree" / "ok.log", f"{token}\n")
     write(tmp_path / "tree" / "locked.log", f"{token}\n", mode=0)
-    command = [sys.executable, "-m", "opsd", "scan", "tree"]
+    wrap: list[str] = []
     if os.geteuid() == 0:  # root reads anything: run without the capabilities that allow it
-        command = [require_tool("setpriv"), "--bounding-set=-dac_override,-dac_read_search",
-                   *command]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSD_")}
-    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
-    assert proc.returncode == 2, proc.stderr
-    assert "unreadable: tree/locked.log: Permission denied" in proc.stdout.splitlines()
-    assert "tree/ok.log:1:1" in proc.stdout
+        wrap = [require_tool("setpriv"), "--bounding-set=-dac_override,-dac_read_search"]
+    result = opsd_cli("scan", "tree", wrap=wrap)
+    assert result.code == 2, result.err
+    assert "unreadable: tree/locked.log: Permission denied" in result.out.splitlines()
+    assert "tree/ok.log:1:1" in result.out
 
 
 def test_scan_with_config_uses_the_store_for_incremental_rescans(

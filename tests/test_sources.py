@@ -4,13 +4,14 @@ exposition, JSON), a JSON file and a SQLite database; selectors; config validati
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
-from test_sources_support import LocalHTTP, RedisServer, Route
+from test_sources_support import Route
 
 from opsd.config import AppConfig, CacheConfig, load_settings
 from opsd.errors import ConfigError
@@ -77,14 +78,7 @@ def test_display_url_drops_user_information() -> None:
 # --- redis ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path):
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
-
-
-def test_redis_counts_real_hits_and_misses(redis_server: RedisServer) -> None:
+def test_redis_counts_real_hits_and_misses(redis_server) -> None:
     redis_server.lookups(hits=12, misses=5)
     cache = CacheConfig(name="redis", source=redis_server.url)
     reading = read_now(cache, {"hits": "keyspace_hits", "misses": "keyspace_misses"})
@@ -97,98 +91,95 @@ def test_redis_counts_real_hits_and_misses(redis_server: RedisServer) -> None:
     assert after.instance != reading.instance
 
 
-def test_redis_unknown_info_field(redis_server: RedisServer) -> None:
+def test_redis_unknown_info_field(redis_server) -> None:
     cache = CacheConfig(name="redis", source=redis_server.url)
     with pytest.raises(SourceError, match="INFO has no field 'keyspace_hitz'"):
         read_now(cache, {"hits": "keyspace_hitz"})
 
 
-def test_redis_password_is_used_and_never_shown(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path, password="s3cret-redis-pass").start()
-    try:
-        server.lookups(hits=3, misses=1)
-        good = CacheConfig(name="r", source=server.url, password="s3cret-redis-pass")
-        assert read_now(good, {"hits": "keyspace_hits"}).values == {"hits": 3.0}
-        wrong = CacheConfig(name="r", source=server.url, password="wrong-pass-123")
-        with pytest.raises(SourceError) as caught:
-            read_now(wrong, {"hits": "keyspace_hits"})
-        assert "wrong-pass-123" not in str(caught.value)
-        assert str(caught.value).startswith(f"cannot read {server.url}:")
-    finally:
-        server.stop()
+def test_redis_password_is_used_and_never_shown(make_redis) -> None:
+    server = make_redis(password="s3cret-redis-pass")
+    server.lookups(hits=3, misses=1)
+    good = CacheConfig(name="r", source=server.url, password="s3cret-redis-pass")
+    assert read_now(good, {"hits": "keyspace_hits"}).values == {"hits": 3.0}
+    wrong = CacheConfig(name="r", source=server.url, password="wrong-pass-123")
+    with pytest.raises(SourceError) as caught:
+        read_now(wrong, {"hits": "keyspace_hits"})
+    assert "wrong-pass-123" not in str(caught.value)
+    assert str(caught.value).startswith(f"cannot read {server.url}:")
 
 
-def test_redis_down_is_a_one_line_error(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path)  # never started: nothing listens on its port
-    cache = CacheConfig(name="redis", source=server.url, timeout=2)
-    with pytest.raises(SourceError, match=rf"^cannot read {server.url}: ConnectionError"):
+def test_redis_down_is_a_one_line_error(closed_port: int) -> None:
+    url = f"redis://127.0.0.1:{closed_port}/0"  # nothing listens there
+    cache = CacheConfig(name="redis", source=url, timeout=30)
+    with pytest.raises(SourceError, match=rf"^cannot read {url}: ConnectionError"):
         read_now(cache, {"hits": "keyspace_hits"})
 
 
 # --- prometheus and json over HTTP ---------------------------------------------------------
 
 
-def test_prometheus_exposition_changes_between_reads() -> None:
-    with LocalHTTP() as server:
-        server.routes["/metrics"] = Route(EXPOSITION)
-        cache = CacheConfig(
-            name="app", source="prometheus+" + server.url("/metrics"),
-            hits='app_cache_hits_total{cache="notion"}', misses="app_cache_misses_total",
-        )
-        selectors = {"hits": cache.hits or "", "misses": cache.misses or ""}
-        first = read_now(cache, selectors)
-        assert first.values == {"hits": 120.0, "misses": 31.0}  # misses summed over caches
-        assert first.instance == "1700000000.500"
-        server.routes["/metrics"] = Route(EXPOSITION.replace(" 120", " 180"))
-        assert read_now(cache, selectors).values["hits"] == 180.0
+def test_prometheus_exposition_changes_between_reads(http_server) -> None:
+    server = http_server()
+    server.routes["/metrics"] = Route(EXPOSITION)
+    cache = CacheConfig(
+        name="app", source="prometheus+" + server.url("/metrics"),
+        hits='app_cache_hits_total{cache="notion"}', misses="app_cache_misses_total",
+    )
+    selectors = {"hits": cache.hits or "", "misses": cache.misses or ""}
+    first = read_now(cache, selectors)
+    assert first.values == {"hits": 120.0, "misses": 31.0}  # misses summed over caches
+    assert first.instance == "1700000000.500"
+    server.routes["/metrics"] = Route(EXPOSITION.replace(" 120", " 180"))
+    assert read_now(cache, selectors).values["hits"] == 180.0
 
 
-def test_prometheus_reads_only_the_selected_series() -> None:
+def test_prometheus_reads_only_the_selected_series(http_server) -> None:
     noisy = EXPOSITION + 'app_cache_hits_total_bytes{cache="notion"} 999\nbroken_metric{oops 1\n'
-    with LocalHTTP() as server:
-        server.routes["/metrics"] = Route(noisy)
-        cache = CacheConfig(name="app", source="prometheus+" + server.url("/metrics"),
-                            hits='app_cache_hits{cache="notion"}', misses="app_cache_misses")
-        reading = read_now(cache, {"hits": cache.hits or "", "misses": cache.misses or ""})
+    server = http_server()
+    server.routes["/metrics"] = Route(noisy)
+    cache = CacheConfig(name="app", source="prometheus+" + server.url("/metrics"),
+                        hits='app_cache_hits{cache="notion"}', misses="app_cache_misses")
+    reading = read_now(cache, {"hits": cache.hits or "", "misses": cache.misses or ""})
     assert reading.values == {"hits": 120.0, "misses": 31.0}
 
 
-def test_prometheus_missing_metric_and_http_error() -> None:
-    with LocalHTTP() as server:
-        server.routes["/metrics"] = Route(EXPOSITION)
-        cache = CacheConfig(name="app", source="prometheus+" + server.url("/metrics"),
-                            hits='app_cache_hits_total{cache="users"}', misses="m")
-        with pytest.raises(SourceError, match=r'no sample matches \w+\{cache="users"\}'):
-            read_now(cache, {"hits": cache.hits or ""})
-        server.routes["/metrics"] = Route("boom", status=500)
-        with pytest.raises(SourceError, match="HTTP 500 Internal Server Error"):
-            read_now(cache, {"hits": cache.hits or ""})
+def test_prometheus_missing_metric_and_http_error(http_server) -> None:
+    server = http_server()
+    server.routes["/metrics"] = Route(EXPOSITION)
+    cache = CacheConfig(name="app", source="prometheus+" + server.url("/metrics"),
+                        hits='app_cache_hits_total{cache="users"}', misses="m")
+    with pytest.raises(SourceError, match=r'no sample matches \w+\{cache="users"\}'):
+        read_now(cache, {"hits": cache.hits or ""})
+    server.routes["/metrics"] = Route("boom", status=500)
+    with pytest.raises(SourceError, match="HTTP 500 Internal Server Error"):
+        read_now(cache, {"hits": cache.hits or ""})
 
 
-def test_json_source_with_secret_header() -> None:
-    with LocalHTTP() as server:
-        server.routes["/stats"] = Route(
-            json.dumps({"cache": {"hits": 40, "misses": "10"}}),
-            content_type="application/json", require_header=("Authorization", "Bearer tok-123"),
-        )
-        cache = CacheConfig(name="j", source="json+" + server.url("/stats"),
-                            hits="cache.hits", misses="cache.misses",
-                            headers={"Authorization": "Bearer tok-123"})
-        assert read_now(cache, {"hits": "cache.hits", "misses": "cache.misses"}).values == {
-            "hits": 40.0, "misses": 10.0,
-        }
-        assert "tok-123" not in repr(cache)
-        unauthorised = cache.model_copy(update={"headers": {}})
-        with pytest.raises(SourceError, match="HTTP 401"):
-            read_now(unauthorised, {"hits": "cache.hits"})
+def test_json_source_with_secret_header(http_server) -> None:
+    server = http_server()
+    server.routes["/stats"] = Route(
+        json.dumps({"cache": {"hits": 40, "misses": "10"}}),
+        content_type="application/json", require_header=("Authorization", "Bearer tok-123"),
+    )
+    cache = CacheConfig(name="j", source="json+" + server.url("/stats"),
+                        hits="cache.hits", misses="cache.misses",
+                        headers={"Authorization": "Bearer tok-123"})
+    assert read_now(cache, {"hits": "cache.hits", "misses": "cache.misses"}).values == {
+        "hits": 40.0, "misses": 10.0,
+    }
+    assert "tok-123" not in repr(cache)
+    unauthorised = cache.model_copy(update={"headers": {}})
+    with pytest.raises(SourceError, match="HTTP 401"):
+        read_now(unauthorised, {"hits": "cache.hits"})
 
 
-def test_json_value_that_is_not_a_number() -> None:
-    with LocalHTTP() as server:
-        server.routes["/stats"] = Route(json.dumps({"hits": "many"}))
-        cache = CacheConfig(name="j", source="json+" + server.url("/stats"), ratio="hits")
-        with pytest.raises(SourceError, match="hits: not a number: 'many'"):
-            read_now(cache, {"ratio": "hits"})
+def test_json_value_that_is_not_a_number(http_server) -> None:
+    server = http_server()
+    server.routes["/stats"] = Route(json.dumps({"hits": "many"}))
+    cache = CacheConfig(name="j", source="json+" + server.url("/stats"), ratio="hits")
+    with pytest.raises(SourceError, match="hits: not a number: 'many'"):
+        read_now(cache, {"ratio": "hits"})
 
 
 # --- files on disk -------------------------------------------------------------------------
@@ -208,7 +199,7 @@ def test_json_file_source(tmp_path: Path) -> None:
 
 def test_sqlite_source_reads_one_row_read_only(tmp_path: Path) -> None:
     db = tmp_path / "app.db"
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("CREATE TABLE cache_stats (hits INTEGER, misses INTEGER)")
         conn.execute("INSERT INTO cache_stats VALUES (90, 10)")
     cache = CacheConfig(name="s", source=f"sqlite://{db}", hits="hits", misses="misses",

@@ -1,7 +1,10 @@
-"""Real servers for the source, cache, endpoint and error-rate tests (no tests here).
+"""Real servers for the source, cache, endpoint and error-rate tests (no tests here); the
+tests get them from conftest's `redis_server`, `make_redis` and `http_server` fixtures.
 
-- `RedisServer`: a real `redis-server` on a free 127.0.0.1 port, restartable (counter reset);
-- `LocalHTTP`: a stdlib HTTP(S) server in a thread whose routes the test changes as it goes;
+- `RedisServer`: a real `redis-server` on a reserved 127.0.0.1 port, restartable (counter
+  reset);
+- `LocalHTTP`: a stdlib HTTP(S) server on port 0 in a thread whose routes the test changes as
+  it goes; a route can hold its answer until released, or take time on an injected clock;
 - `self_signed`: a certificate for 127.0.0.1 expiring in a given number of days.
 """
 
@@ -20,35 +23,47 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import free_port, require_tool
+from conftest import ReservedPort, require_tool
 
 from opsd.app import App
 from opsd.results import RunReport
 
-STARTUP_TIMEOUT = 10.0
+STARTUP_TIMEOUT = 60.0  # only bounds a hang: a loaded machine may take seconds to start one
 
 
-def wait_for_port(port: int, timeout: float = STARTUP_TIMEOUT) -> None:
-    """Return once 127.0.0.1:`port` accepts connections (a server's readiness, not a sleep)."""
+def wait_for_port(
+    port: int, process: subprocess.Popen | None = None, timeout: float = STARTUP_TIMEOUT
+) -> None:
+    """Return once 127.0.0.1:`port` accepts connections (a server's readiness, not a sleep);
+    fail at once if `process`, the server, exited instead."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
                 return
         except OSError:
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"the server exited with {process.returncode}") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
 
 
 class RedisServer:
-    """A throwaway `redis-server` (no persistence) that the test can restart."""
+    """A throwaway `redis-server` (no persistence) that the test can restart.
+
+    redis-server cannot bind port 0 (to redis, port 0 means "no TCP at all"), so its port is
+    reserved here (`ReservedPort`) for as long as the object lives: redis binds it with
+    SO_REUSEADDR, and no other test can take it between a stop and a restart.
+    """
 
     def __init__(self, workdir: Path, password: str | None = None) -> None:
         self.binary = require_tool("redis-server")
         self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.password = password
-        self.port = free_port()
+        self._reserved = ReservedPort()
+        self.port = self._reserved.port
         self.process: subprocess.Popen | None = None
 
     @property
@@ -61,7 +76,7 @@ class RedisServer:
         if self.password:
             args += ["--requirepass", self.password]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
+        wait_for_port(self.port, self.process)
         return self
 
     def stop(self) -> None:
@@ -73,6 +88,11 @@ class RedisServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def close(self) -> None:
+        """Stop the server and give its port back."""
+        self.stop()
+        self._reserved.close()
 
     def lookups(self, hits: int, misses: int) -> None:
         """Real GETs: `hits` of a key that exists, `misses` of keys that do not."""
@@ -89,23 +109,47 @@ class RedisServer:
             client.close()
 
 
+class Clock:
+    """An injected clock the test moves forward."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @dataclasses.dataclass
 class Route:
-    """What the local server answers on one path."""
+    """What the local server answers on one path.
+
+    `takes`: seconds the answer takes on the server's `clock` (moved forward after the headers
+    went out and before the body does: a client measures it only if it times the whole body).
+    `hold`: answer only once this event is set (a hanging upstream; released at the end).
+    """
 
     body: str | bytes = ""
     status: int = 200
     content_type: str = "text/plain"
-    delay: float = 0.0
+    takes: float = 0.0
+    hold: threading.Event | None = None
     require_header: tuple[str, str] | None = None
 
 
 class LocalHTTP:
-    """A threaded HTTP (or HTTPS) server on 127.0.0.1 serving `routes`, which tests mutate."""
+    """A threaded HTTP (or HTTPS) server on 127.0.0.1 serving `routes`, which tests mutate.
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    `clock` is the clock that routes' `takes` move (the one the code under test reads).
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None, clock: Clock | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[dict[str, Any]] = []
+        self.clock = clock
+        self.released = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -116,14 +160,20 @@ class LocalHTTP:
                     self.headers.get(route.require_header[0]) != route.require_header[1]
                 ):
                     route = Route("unauthorized", 401)
-                if route.delay:
-                    time.sleep(route.delay)  # the slow endpoint under test
+                if route.hold is not None:
+                    route.hold.wait()
+                    if server.released.is_set():
+                        return  # the server stops: drop the request unanswered
                 body = route.body.encode() if isinstance(route.body, str) else route.body
                 try:
                     self.send_response(route.status)
                     self.send_header("Content-Type", route.content_type)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
+                    self.wfile.flush()
+                    if route.takes:
+                        assert server.clock is not None, "a route that takes time needs a clock"
+                        server.clock.advance(route.takes)
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up (timeout test)
@@ -140,7 +190,9 @@ class LocalHTTP:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.scheme = "https" if tls else "http"
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the next poll (0.5 s by default).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,),
+                                       daemon=True)
 
     def url(self, path: str) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}{path}"
@@ -150,6 +202,10 @@ class LocalHTTP:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
+        for route in self.routes.values():
+            if route.hold is not None:
+                route.hold.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -197,19 +253,6 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
-
-
-class Clock:
-    """An injected clock the test moves forward."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def run_entry(config: Path, playbook: str, entry: str, clock: Callable[[], float]) -> RunReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -84,9 +85,9 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(store_module, "MIGRATIONS", broken)
     with pytest.raises(sqlite3.OperationalError):
         Store.open(path)
-    conn = sqlite3.connect(path)
-    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
-    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
+        assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
 
 
 def test_concurrent_reader_while_writing(tmp_path: Path) -> None:
@@ -101,6 +102,8 @@ def test_concurrent_reader_while_writing(tmp_path: Path) -> None:
                 record_run(writer, "r", [result("a", started_at=i)], started_at=i, finished_at=i)
         except Exception as exc:  # surfaced below
             errors.append(exc)
+        finally:
+            writer.close()
 
     thread = threading.Thread(target=write)
     thread.start()
