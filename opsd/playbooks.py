@@ -34,6 +34,7 @@ from opsd.config import Settings, format_location, friendly_message
 from opsd.config.base import Duration
 from opsd.cron import cron_trigger, previous_fire_time, validate_cron
 from opsd.errors import PlaybookError
+from opsd.units import describe_schedule
 
 _ENTRY_KEYS = {
     "name", "kind", "description", "target", "warn", "crit", "direction", "timeout",
@@ -67,13 +68,7 @@ class Playbook(BaseModel):
         return bool(self.schedule or self.every)
 
     def describe_schedule(self) -> str:
-        if self.schedule:
-            return f"cron {self.schedule}"
-        if self.every:
-            from opsd.durations import format_duration
-
-            return f"every {format_duration(self.every)}"
-        return "on demand"
+        return describe_schedule(self.schedule, self.every)
 
     def trigger(self, timezone: str) -> Any:
         """The APScheduler trigger for this playbook (None when on demand)."""

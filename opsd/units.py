@@ -37,3 +37,12 @@ def format_age(epoch: float | None, now: float) -> str:
     if epoch is None:
         return "never"
     return f"{format_duration(max(0.0, now - epoch))} ago"
+
+
+def describe_schedule(schedule: str | None, every: float | None) -> str:
+    """`cron 0 7 * * mon-fri`, `every 1m` or `on demand`."""
+    if schedule:
+        return f"cron {schedule}"
+    if every:
+        return f"every {format_duration(every)}"
+    return "on demand"

@@ -12,7 +12,7 @@ from typing import Any
 from opsd.alerting.engine import Alert, AlertEvent
 from opsd.alerting.silences import window_end
 from opsd.cli import output
-from opsd.cli.report import open_store, open_view
+from opsd.cli.report import open_view, query
 from opsd.cli.view import View
 from opsd.durations import format_duration, parse_duration
 from opsd.errors import ConfigError, UsageError
@@ -23,9 +23,7 @@ EXIT_UNDELIVERED = 2
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    store = open_store(open_view(args))
-    alerts = store.run(alert_store.open_alerts)
-    store.close()
+    alerts = query(open_view(args), alert_store.open_alerts)
     now = time.time()
     if args.json:
         output.print_json({"alerts": [_alert_dict(a) for a in alerts]})
@@ -46,10 +44,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 def cmd_alerts_history(args: argparse.Namespace) -> int:
     view = open_view(args)
     since = time.time() - _duration("--since", args.since)
-    store = open_store(view)
-    events = store.run(alert_store.events_since, since)
-    deliveries = _deliveries(store.run(outbox.outbox_rows, since))
-    store.close()
+    events = query(view, alert_store.events_since, since)
+    deliveries = _deliveries(query(view, outbox.outbox_rows, since))
     if args.json:
         output.print_json({
             "since": since,
@@ -97,14 +93,10 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
     if not args.reason.strip():
         raise UsageError("--reason: must not be empty")
     view = open_view(args)
-    store = open_store(view)
-    try:
-        silence = store.run(
-            silences.add_silence, pattern=args.check, target=args.target, duration=duration,
-            reason=args.reason.strip(), now=time.time(),
-        )
-    finally:
-        store.close()
+    silence = query(
+        view, silences.add_silence, pattern=args.check, target=args.target, duration=duration,
+        reason=args.reason.strip(), now=time.time(),
+    )
     target = f" (target {silence.target})" if silence.target else ""
     print(
         f"silence {silence.id} added: {silence.pattern}{target} until "
@@ -117,9 +109,7 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
 def cmd_silence_list(args: argparse.Namespace) -> int:
     view = open_view(args)
     now = time.time()
-    store = open_store(view)
-    active = store.run(silences.active_silences, now)
-    store.close()
+    active = query(view, silences.active_silences, now)
     windows = [
         (w, end) for w in view.maintenance
         if (end := window_end(w, view.timezone, now)) is not None
@@ -152,11 +142,7 @@ def cmd_silence_remove(args: argparse.Namespace) -> int:
         silence_id = int(args.id)
     except ValueError:
         raise UsageError(f"silence id must be a number, not {args.id!r}") from None
-    store = open_store(open_view(args))
-    try:
-        removed = store.run(silences.remove_silence, silence_id, time.time())
-    finally:
-        store.close()
+    removed = query(open_view(args), silences.remove_silence, silence_id, time.time())
     if removed is None:
         raise UsageError(f"no active silence with id {silence_id} (see `opsd silence list`)")
     print(f"silence {removed.id} removed: {removed.pattern} ({removed.reason})")

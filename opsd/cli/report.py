@@ -10,30 +10,38 @@ import argparse
 import datetime as dt
 import time
 import zoneinfo
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from opsd.cli import output
 from opsd.cli.view import View, load_kinds, load_view
 from opsd.durations import parse_duration
 from opsd.errors import ConfigError, PlaybookError, UsageError
 from opsd.results import worst
-from opsd.store import CLI_BUSY_TIMEOUT, runs
+from opsd.store import CLI_BUSY_TIMEOUT, Store, runs
 from opsd.store.owner import StoreThread
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def open_view(args: argparse.Namespace) -> View:
     return load_view(args.config)
 
 
-def open_store(view: View) -> StoreThread:
-    """The history database, queried on its own thread, busy after 2 s of a foreign lock."""
-    return StoreThread.open(view.storage_path, busy_timeout=CLI_BUSY_TIMEOUT)
+def query(view: View, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kw: P.kwargs
+          ) -> T:
+    """`fn(store, ...)` on the history database, opened for this one query (on its own thread,
+    busy after 2 s of another process's write lock) and closed."""
+    store = StoreThread.open(view.storage_path, busy_timeout=CLI_BUSY_TIMEOUT)
+    try:
+        return store.run(fn, *args, **kw)
+    finally:
+        store.close()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = open_store(open_view(args))
-    results = store.run(runs.latest_results)
-    store.close()
+    results = query(open_view(args), runs.latest_results)
     now = time.time()
     if args.json:
         output.print_json({
@@ -61,10 +69,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--since: {exc}") from None
     since = time.time() - window
-    store = open_store(view)
-    results = store.run(runs.history, check=args.check, target=args.target, since=since)
-    ever = results or store.run(runs.history, check=args.check, limit=1)
-    store.close()
+    results = query(view, runs.history, check=args.check, target=args.target, since=since)
+    ever = results or query(view, runs.history, check=args.check, limit=1)
     if not ever and (view.playbook_problems or not view.has_check(args.check)):
         raise UsageError(f"unknown check {args.check!r}: no results and no playbook entry")
     tz = zoneinfo.ZoneInfo(view.timezone)
@@ -90,9 +96,7 @@ def cmd_playbooks(args: argparse.Namespace) -> int:
         raise PlaybookError(list(view.playbook_problems))
     tz = zoneinfo.ZoneInfo(view.timezone)
     now = dt.datetime.now(tz)
-    store = open_store(view)
-    last_runs = store.run(runs.last_runs)
-    store.close()
+    last_runs = query(view, runs.last_runs)
     items: list[dict[str, Any]] = []
     rows = []
     for playbook in view.playbooks:

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import opsd
 from opsd.config.paths import resolve_config_path
-from opsd.durations import format_duration
 from opsd.errors import ConfigError, PlaybookError, UsageError
+from opsd.units import describe_schedule
 
 if TYPE_CHECKING:
     from opsd.config import Settings
@@ -71,11 +71,7 @@ class PlaybookInfo:
     listing reads its next run here instead of loading the cron parser."""
 
     def describe_schedule(self) -> str:
-        if self.schedule:
-            return f"cron {self.schedule}"
-        if self.every:
-            return f"every {format_duration(self.every)}"
-        return "on demand"
+        return describe_schedule(self.schedule, self.every)
 
     def next_run(self, timezone: str, now: dt.datetime) -> dt.datetime | None:
         """The next fire time after `now` (None when on demand)."""
