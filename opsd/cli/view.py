@@ -183,13 +183,13 @@ def load_view(explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | 
     config_file = resolve_config_path(explicit, environ)
     cache = _cache_dir(environ)
     key = _inputs_key(cache, config_file, environ) if cache is not None else None
-    if cache is not None and key is not None:
-        found = _read(cache, config_file, key)
-        if found is not None:
-            return found
+    if cache is None or key is None:
+        return _validate(explicit, environ)[0]
+    found = _read(cache, config_file, key)
+    if found is not None:
+        return found
     view, playbooks_dir = _validate(explicit, environ)
-    if cache is not None and key is not None:
-        _write(cache, config_file, key, view, playbooks_dir)
+    _write(cache, config_file, key, view, playbooks_dir)
     return view
 
 
@@ -210,20 +210,21 @@ def _validate(explicit: str | os.PathLike[str] | None, env: dict[str, str]
 
 
 def _cache_dir(env: Mapping[str, str]) -> Path | None:
-    for base in (env.get("CACHE_DIRECTORY"), env.get("XDG_CACHE_HOME"), env.get("HOME")):
-        if not base:
-            continue
-        directory = Path(base.split(":")[0])
-        if base == env.get("HOME"):
-            directory = directory / ".cache"
-        if base != env.get("CACHE_DIRECTORY"):
-            directory = directory / "opsd"
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError:
-            return None
-        return directory
-    return None
+    """systemd's CacheDirectory=, else $XDG_CACHE_HOME/opsd, else ~/.cache/opsd (made 0700);
+    None when there is none or it cannot be made."""
+    if env.get("CACHE_DIRECTORY"):
+        directory = Path(env["CACHE_DIRECTORY"].split(":")[0])
+    elif env.get("XDG_CACHE_HOME"):
+        directory = Path(env["XDG_CACHE_HOME"]) / "opsd"
+    elif env.get("HOME"):
+        directory = Path(env["HOME"]) / ".cache" / "opsd"
+    else:
+        return None
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return directory
 
 
 def _salt(cache: Path) -> bytes:
@@ -245,8 +246,7 @@ def _salt(cache: Path) -> bytes:
 def _inputs_key(cache: Path, config_file: Path | None, env: Mapping[str, str]) -> str | None:
     """HMAC of everything a validation reads, except the playbook files (checked apart)."""
     try:
-        mac = hmac.new(_salt(cache), digestmod=hashlib.sha256)
-        mac.update(repr((FORMAT, opsd.__version__, _code_listing())).encode())
+        mac = _code_mac(cache)
         if config_file is None:
             mac.update(b"no config file " + os.getcwd().encode())
         else:
@@ -260,10 +260,13 @@ def _inputs_key(cache: Path, config_file: Path | None, env: Mapping[str, str]) -
     return mac.hexdigest()
 
 
-def _code_listing() -> list[tuple[str, int, int]]:
-    """opsd's own modules (a changed check changes what a playbook accepts)."""
-    root = Path(opsd.__file__).parent
-    return _listing(str(root), "**/*.py")
+def _code_mac(cache: Path) -> hmac.HMAC:
+    """An HMAC already fed opsd's version and its modules' sizes and times (a changed check
+    changes what a playbook accepts and what `opsd kinds` lists)."""
+    mac = hmac.new(_salt(cache), digestmod=hashlib.sha256)
+    code = _listing(str(Path(opsd.__file__).parent), "**/*.py")
+    mac.update(repr((FORMAT, opsd.__version__, code)).encode())
+    return mac
 
 
 def _listing(directory: str | None, pattern: str) -> list[tuple[str, int, int]]:
@@ -287,13 +290,20 @@ def _snapshot_path(cache: Path, config_file: Path | None) -> Path:
 
 
 def _read(cache: Path, config_file: Path | None, key: str) -> View | None:
+    data = _read_record(_snapshot_path(cache, config_file), key)
     try:
-        data = json.loads(_snapshot_path(cache, config_file).read_text())
-        if not hmac.compare_digest(data["key"], key):
-            return None
-        if data["playbooks"] != _playbook_digest(Path(data["playbooks_dir"])):
+        if data is None or data["playbooks"] != _playbook_digest(Path(data["playbooks_dir"])):
             return None
         return View.from_json(data["view"])
+    except (OSError, KeyError, TypeError):
+        return None  # a damaged or older snapshot: validate afresh
+
+
+def _read_record(path: Path, key: str) -> dict[str, Any] | None:
+    """The JSON record in `path` if it was written for `key`, else None."""
+    try:
+        data = json.loads(path.read_text())
+        return data if hmac.compare_digest(data["key"], key) else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -314,22 +324,15 @@ def _write(cache: Path, config_file: Path | None, key: str, view: View, playbook
 def load_kinds(env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Every check kind as `opsd kinds --json` lists it; remembered while opsd's code is
     unchanged, since listing them imports every check module."""
-    environ = dict(os.environ if env is None else env)
-    cache = _cache_dir(environ)
-    key = None
-    if cache is not None:
-        mac = hmac.new(_salt(cache), digestmod=hashlib.sha256)
-        mac.update(repr((FORMAT, opsd.__version__, _code_listing())).encode())
-        key = mac.hexdigest()
-        try:
-            data = json.loads((cache / "kinds.json").read_text())
-            if hmac.compare_digest(data["key"], key):
-                return list(data["kinds"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+    cache = _cache_dir(dict(os.environ if env is None else env))
+    if cache is None:
+        return _describe_kinds()
+    key = _code_mac(cache).hexdigest()
+    found = _read_record(cache / "kinds.json", key)
+    if found is not None and isinstance(found.get("kinds"), list):
+        return list(found["kinds"])
     kinds = _describe_kinds()
-    if cache is not None and key is not None:
-        _write_json(cache / "kinds.json", {"key": key, "kinds": kinds})
+    _write_json(cache / "kinds.json", {"key": key, "kinds": kinds})
     return kinds
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from opsd import metrics
 from opsd.notion.errors import error_code, parse_retry_after
 from opsd.store import requests
 
@@ -109,7 +110,6 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         finally:
             attempt.latency = time.monotonic() - started
             endpoint = endpoint_template(request.url.path)
-            from opsd import metrics  # prometheus_client loads with the first request
             metrics.observe_notion_request(
                 endpoint, status if status is not None else error, attempt.latency,
                 waited=attempt.waited, retried=attempt.number > 0,

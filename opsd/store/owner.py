@@ -37,9 +37,7 @@ class StoreThread:
         self._pending: dict[int, float] = {}  # job id -> monotonic time it was queued
         self._next_id = 0
         self._lock = threading.Lock()
-        self.last_error: str | None = None
         self.store = self._executor.submit(self._open, opener).result()
-        self.path = self.store.path
 
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout: float = DAEMON_BUSY_TIMEOUT) -> StoreThread:
@@ -95,13 +93,7 @@ class StoreThread:
 
     def _tracked(self, job: int, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         try:
-            result = fn(self.store, *args, **kw)
-        except Exception as exc:
-            self.last_error = str(exc)
-            raise
-        else:
-            self.last_error = None
-            return result
+            return fn(self.store, *args, **kw)
         finally:
             with self._lock:
                 self._pending.pop(job, None)
