@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from opsd.checks.notion import compare_schema, fill_placeholders, percentile, token_shape
+from opsd.checks.notion import token_shape
 from opsd.checks.notion_history import covered_seconds, rate_limit_summary
+from opsd.checks.notion_pages import fill_placeholders, percentile
+from opsd.checks.notion_schema import compare_schema
 from opsd.config import Settings
 from opsd.notion.requestlog import Attempt, RequestLog
 from opsd.playbooks import parse_playbook
