@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from opsd.config import Settings
     from opsd.notion.service import NotionService
+    from opsd.playbooks import PlaybookSet
     from opsd.store import StoreAccess
 
 
@@ -53,8 +54,19 @@ class Resources:
         if self._notion is None:
             from opsd.notion.service import NotionService
 
-            self._notion = NotionService(self.settings.notion, store=self.store, clock=self.clock)
+            self._notion = NotionService(self.settings.notion, store=self.store, clock=self.clock,
+                                         timezone=self.settings.scheduler.timezone)
         return self._notion
+
+    def playbooks(self) -> PlaybookSet | None:
+        """The configured playbooks, read now; None if they cannot be loaded."""
+        from opsd.errors import OpsdError
+        from opsd.playbooks import load_playbooks
+
+        try:
+            return load_playbooks(self.settings)
+        except OpsdError:
+            return None
 
     async def aclose(self) -> None:
         if self._http is not None:

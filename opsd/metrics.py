@@ -77,6 +77,16 @@ NOTION_RETRY_WAIT = Counter(
 NOTION_RETRIES = Counter(
     "opsd_notion_retries", "Notion API requests retried", registry=REGISTRY,
 )
+NOTION_PAUSED_UNTIL = Gauge(
+    "opsd_notion_rate_limit_paused_until_timestamp_seconds",
+    "Until when a 429/529 Retry-After pauses opsd's shared Notion budget (0: not paused)",
+    registry=REGISTRY,
+)
+NOTION_RATE = Gauge(
+    "opsd_notion_request_rate_limit",
+    "opsd's current adaptive Notion request budget, requests/s (notion.rate_limit at most)",
+    registry=REGISTRY,
+)
 
 ALERTS_FIRING = Gauge(
     "opsd_alerts_firing", "Alerts currently firing, by severity", ["severity"], registry=REGISTRY,
@@ -131,6 +141,12 @@ def observe_notion_request(
         NOTION_RETRY_WAIT.inc(waited)
     if retried:
         NOTION_RETRIES.inc()
+
+
+def observe_notion_budget(paused_until: float | None, rate: float) -> None:
+    """The shared Notion budget as this process last saw it."""
+    NOTION_PAUSED_UNTIL.set(paused_until or 0.0)
+    NOTION_RATE.set(rate)
 
 
 def observe_notification(delivered: bool) -> None:

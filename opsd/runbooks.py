@@ -31,6 +31,11 @@ HINTS: dict[str, str] = {
         "workspace."
     ),
     "notion.latency": _PERFORMANCE,
+    "notion.data_sources": (
+        "A database gained or lost a data source, or the integration can read none: move "
+        "integrations pinned to Notion-Version 2022-06-28 to 2025-09-03, and share the original "
+        "database with the integration; `opsd check notion.data_sources` lists them."
+    ),
     "notion.rate_limit": (
         "Honour Retry-After with jitter and back off exponentially; lower notion.rate_limit or "
         "burst, and look for another process using the same integration token."
@@ -38,6 +43,14 @@ HINTS: dict[str, str] = {
     "notion.error_rate": _SUCCESS_RATE,
     "notion.availability": _SUCCESS_RATE,
     "notion.count": "Open the database in Notion and triage the pages the filter matches.",
+    "notion.api_version": (
+        "Read Notion's upgrade guide for each newer version the result names, update the "
+        "integration, then set notion.notion_version to the newest."
+    ),
+    "notion.status_page": (
+        "Notion itself reports an incident or a degraded component: follow it on Notion's "
+        "status page; failing Notion checks name it meanwhile. Nothing to fix on our side."
+    ),
     "cache.hit_rate": (
         "Check the cache's hit rate and TTL: raise the TTL of data that changes rarely (the "
         "monthly review doubles it, up to 1 h) and invalidate on writes instead of expiring."
@@ -92,14 +105,32 @@ NOTION_FAILURE_HINTS: dict[str, str] = {
     "server_error": _NOTION_STATUS_PAGE,
     "unavailable": _NOTION_STATUS_PAGE,
     "overloaded": _NOTION_STATUS_PAGE + " Notion sheds load with 529: reduce request volume.",
-    "bad_gateway": "Something between opsd and Notion answered with a non-JSON page: check "
-                   "notion.base_url, proxies (HTTPS_PROXY) and https://status.notion.so.",
+    "bad_gateway": _NOTION_STATUS_PAGE + " Notion's 502 bad_gateway means its edge could not "
+                   "reach its own servers.",
+    "gateway": "Not Notion answered but something in between (a CDN, WAF, firewall or proxy): "
+               "check HTTPS_PROXY/HTTP_PROXY, the egress firewall and notion.base_url. A "
+               "Cloudflare 'Attention Required' 403 means Cloudflare blocked or challenged this "
+               "host's IP (VPN, shared or flagged egress): try from another egress IP, or give "
+               "Notion support the page's Ray ID. A 5xx page from the CDN in front of "
+               "api.notion.com can mean Notion's servers are down: check "
+               "https://status.notion.so. The token and sharing are not in question.",
     "gateway_timeout": _NOTION_STATUS_PAGE,
     "network": "Check DNS, firewall and proxy settings on this host, and notion.base_url.",
     "timeout": "Check https://status.notion.so and this host's network; raise the entry's "
                "timeout if Notion is slow but working.",
     "no_slot": "opsd's own request budget is used up: raise the entry's timeout, check fewer "
                "databases or samples, or raise notion.rate_limit (max ~3/s).",
+    "multiple_sources": "The database gained a second data source: Notion-Version 2022-06-28 "
+                        "can no longer read, query or add pages to it. Set notion.notion_version "
+                        "= \"2025-09-03\" and upgrade every integration pinned to 2022-06-28 "
+                        "(or remove the added data source in Notion).",
+    "linked_database": "A linked database is a view of another database and the API cannot "
+                       "read it: open its source (the ↗ next to its title), put that database's "
+                       "ID in notion.databases and share it with the integration.",
+    "no_accessible_source": "The integration can read no data source of this database: it is a "
+                            "linked database (a view of another one), or its data source is not "
+                            "shared. Share the original database with the integration (••• → "
+                            "Connections) and configure its ID in notion.databases.",
 }
 
 # Hints that results of particular Notion checks carry in `details.hint`.
@@ -113,6 +144,30 @@ SCHEMA_HINT = (
     "workspace), or correct notion.databases[].required_properties."
 )
 
+SCHEMA_RENAME_HINT = (
+    "update required_properties / the playbook filters to the new name; do not add a new "
+    "property"
+)
+
+SCHEMA_OPTION_HINT = (
+    "Restore the option in Notion, or change the playbook filter to an option the property "
+    "still has (`opsd schema DATABASE` lists them)."
+)
+
+DATA_SOURCES_CHANGED_HINT = (
+    "Integrations pinned to Notion-Version 2022-06-28 cannot read, query or add pages to a "
+    "database with several data sources: move them to 2025-09-03 and address data sources by "
+    "data_source_id; update any integration that stored a removed data source's id."
+)
+SOURCE_NOT_SHARED_HINT = (
+    "Share the database with the integration again (••• → Connections); a data source shown "
+    "from another database needs that database shared too."
+)
+
+WHERE_HINT = (
+    "Name the properties as the database has them (`opsd schema DATABASE` lists names and "
+    "types); for other types or timestamps write a Notion filter instead of where."
+)
 DEFAULT_HINT = "Run `opsd check {check}` for details and `opsd history {check}` for its trend."
 
 

@@ -14,6 +14,7 @@ from opsd.checks import get_kind
 from opsd.checks.base import CheckKind, CheckSpec
 from opsd.context import Context, Resources
 from opsd.errors import CheckError
+from opsd.notion import statuspage
 from opsd.results import Result, RunReport, Status
 from opsd.store import runs
 from opsd.thresholds import Thresholds
@@ -94,7 +95,8 @@ class Runner:
                     Result(Status.UNKNOWN, f"check failed: {type(exc).__name__}: {exc}"),
                     spec, unit, base, started_at, duration,
                 ))
-        return finished
+        # A failing Notion result names the incident Notion's status page reports, if any.
+        return await statuspage.annotate(finished, spec.kind, self.store, self.clock())
     def _finish(
         self, result: Result, spec: CheckSpec[Any], unit: str, base: Thresholds,
         started_at: float, duration: float,

@@ -95,7 +95,7 @@ def test_token_is_secret_in_repr_and_dump(config_file: Path) -> None:
         ('[scheduler]\ntimezone = "Mars/Olympus"\n',
          "opsd.toml: scheduler.timezone: unknown IANA time zone 'Mars/Olympus'"),
         ('[notion]\nnotion_version = "2021-01-01"\n',
-         "opsd.toml: notion.notion_version: must be '2022-06-28' or '2025-09-03'"),
+         "opsd.toml: notion.notion_version: must be '2022-06-28', '2025-09-03' or '2026-03-11'"),
         ('[[notion.databases]]\nname = "x"\nid = "nope"\n',
          "opsd.toml: notion.databases[0].id: not a Notion ID (32 hex digits, with or without "
          "dashes)"),

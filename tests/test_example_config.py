@@ -13,6 +13,7 @@ def example_config(tmp_path: Path, base_url: str) -> Path:
     text = EXAMPLE.read_text()
     assert 'base_url = "http://127.0.0.1:8765"' in text
     text = text.replace('base_url = "http://127.0.0.1:8765"', f'base_url = "{base_url}"')
+    text = text.replace('"http://127.0.0.1:8765/api/v2/', f'"{base_url}/api/v2/')
     text = text.replace('playbooks_dir = "playbooks"', f'playbooks_dir = "{REPO / "playbooks"}"')
     path = tmp_path / "opsd.toml"
     path.write_text(text)
@@ -37,4 +38,4 @@ def test_example_runs_daily_against_sandbox(opsd_cli, sandbox, tmp_path: Path) -
     assert statuses[("notion.schema", "bottlenecks")] == "OK"
     assert statuses[("maintenance.backup", "")] == "OK"
     assert (tmp_path / ".opsd" / "opsd.db").exists()  # relative to the config file
-    assert "sandbox0FAKE" not in result.out
+    assert "SandboxFakeToken" not in result.out  # the token's middle: never printed

@@ -101,8 +101,11 @@ def test_a_multi_source_database_under_the_old_version_says_so(sandbox: Sandbox)
     settings = settings_for(sandbox, "2022-06-28", databases=[
         {"name": "tasks", "id": DATABASES["Task Management"]}])
     [result] = run_entries(settings, {"kind": "notion.schema"})
-    assert result.status is Status.UNKNOWN
-    assert "multiple data sources" in result.summary and "2025-09-03" in result.summary
+    assert result.status is Status.CRITICAL
+    assert result.summary == ("the database has several data sources, which Notion-Version "
+                              "2022-06-28 cannot read (400 validation_error)")
+    assert result.details["problem"] == "multiple_sources"
+    assert "2025-09-03" in result.details["hint"]
 
 
 def test_revoked_token_is_critical_with_the_runbook_steps(sandbox: Sandbox) -> None:
@@ -181,7 +184,8 @@ def test_429_with_retry_after_is_waited_out(make_sandbox, http_date: bool) -> No
 
 @pytest.mark.parametrize(("status", "words"), [
     (500, "Notion server error (500 internal_server_error)"),
-    (502, "a gateway answered with a non-JSON page instead of Notion (502)"),
+    (502, 'a gateway or firewall answered HTTP 502 with an HTML page (Cloudflare: "502 Bad '
+          'Gateway"), not Notion'),
     (503, "Notion is unavailable (503 service_unavailable)"),
     (529, "Notion is overloaded (529 service_overload)"),
 ])
@@ -309,9 +313,9 @@ def test_error_rate_and_rate_limit_read_what_the_checks_recorded(sandbox: Sandbo
         {"kind": "notion.rate_limit", "window": "1h"}, store=store,
     ))
     errors = results[("notion.error_rate", "")]
-    # 6 requests: the 429 (counted by notion.rate_limit, not as a failure), then 5
-    # retrievals of which one 404.
-    assert errors.value == pytest.approx(1 / 6)
+    # 11 requests: the 429 (counted by notion.rate_limit, not as a failure), then 5 database
+    # retrievals of which one 404, and 5 of the readable databases' data sources.
+    assert errors.value == pytest.approx(1 / 11)
     assert errors.status is Status.CRITICAL
     assert errors.details["causes"] == {"object_not_found": 1}
     limited = results[("notion.rate_limit", "")]

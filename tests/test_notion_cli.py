@@ -12,7 +12,7 @@ from opsd.sandbox import DATABASES, Sandbox
 from tests.conftest import render_toml
 from tests.test_notion_checks import ANY_LATENCY, run_entries, settings_for
 
-CANARY = "ntn_" + "CaNaRy7" * 6 + "Zq42"
+CANARY = "ntn_" + "27182818284" + "CaNaRy7" * 4 + "Zq42xYw"  # the exact ntn_ shape
 ENTRIES = [
     {"kind": "notion.token_format"},
     {"kind": "notion.auth", **ANY_LATENCY},
@@ -78,7 +78,8 @@ def test_notion_playbook_end_to_end_without_leaking_the_token(
     sandbox.fail(502)
     gateway = opsd_cli("--config", config, "check", "notion.auth")
     assert gateway.code == 2
-    assert gateway.out.startswith("CRITICAL - a gateway answered with a non-JSON page")
+    assert gateway.out.startswith("CRITICAL - a gateway or firewall answered HTTP 502 with an "
+                                  "HTML page")
 
     for run in (healthy, nagios, revoked, gateway):
         assert CANARY not in run.out + run.err

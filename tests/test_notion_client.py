@@ -116,7 +116,9 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
     (503, {"code": "service_unavailable"}, "unavailable", "unavailable"),
     (504, {"code": "gateway_timeout"}, "gateway_timeout", "gateway timeout"),
     (529, {"code": "service_overload"}, "overloaded", "overloaded (529 service_overload)"),
-    (502, "<html><h1>502 Bad Gateway</h1></html>", "bad_gateway", "non-JSON page"),
+    (502, {"code": "bad_gateway"}, "bad_gateway", "could not reach its own servers"),
+    (503, {"code": "database_connection_unavailable"}, "unavailable", "database is unavailable"),
+    (502, "<html><h1>502 Bad Gateway</h1></html>", "gateway", "answered HTTP 502 with an HTML"),
 ])
 def test_error_responses_in_plain_words(status, body, kind, words) -> None:
     text = body if isinstance(body, str) else json.dumps(body)
@@ -125,7 +127,8 @@ def test_error_responses_in_plain_words(status, body, kind, words) -> None:
     assert words in str(error)
     assert error.hint
     assert error.retryable == (kind in {"rate_limited", "server_error", "unavailable",
-                                        "gateway_timeout", "overloaded", "bad_gateway"})
+                                        "gateway_timeout", "overloaded", "bad_gateway",
+                                        "gateway"})
 
 
 def test_transport_failures_in_plain_words() -> None:
@@ -156,19 +159,40 @@ def test_bucket_refuses_a_slot_past_the_deadline_without_booking_it() -> None:
 def test_bucket_pause_holds_everyone_then_paces_without_burst() -> None:
     bucket = TokenBucket(rate=2.0, burst=5, now=0.0)
     bucket.pause(until=3.0)
-    # The refused request's slot comes back: two at 3.0 (it and the next), then 2/s.
-    assert [bucket.reserve(1.0) for _ in range(4)] == pytest.approx([2.0, 2.0, 2.5, 3.0])
+    assert [bucket.reserve(1.0) for _ in range(4)] == pytest.approx([2.0, 2.5, 3.0, 3.5])
     single = TokenBucket(rate=2.0, burst=1, now=0.0)
     single.pause(until=3.0)
     assert [single.reserve(1.0) for _ in range(2)] == pytest.approx([2.0, 2.5])
 
 
-def test_bucket_pause_moves_queued_slots_back_by_the_pause_less_the_refund() -> None:
+def test_bucket_pause_starts_the_queue_again_at_its_end() -> None:
     bucket = TokenBucket(rate=1.0, burst=1, now=0.0)
     booked = [bucket.reserve(0.0) for _ in range(10)]  # slots 0..9 s
     assert booked[-1] == pytest.approx(9.0)
-    bucket.pause(until=2.0)
-    assert bucket.reserve(0.0) == pytest.approx(9.0)  # the end of the queue, one slot earlier
+    bucket.pause(until=2.0)  # those slots are void: their callers book again (RateLimiter)
+    assert bucket.reserve(0.0) == pytest.approx(2.0)
+    bucket.pause(until=1.0)  # an earlier end never shortens the pause
+    assert bucket.paused_until == 2.0
+
+
+def test_limiter_books_again_when_a_429_arrives_while_it_waits() -> None:
+    clock = FakeClock(0.0)
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)  # others run while it sleeps: here, the 429 arrives
+        await clock.sleep(seconds)
+
+    limiter = RateLimiter(rate=1.0, burst=1, clock=clock, sleep=sleep)
+
+    async def scenario() -> list[float]:
+        assert await limiter.acquire() == 0.0
+        waiting = asyncio.ensure_future(limiter.acquire())  # its slot: 1 s from now
+        await asyncio.sleep(0)
+        await limiter.pause(5.0, slow_down=True)  # a 429 meanwhile, Retry-After 5 s
+        return [await waiting, clock.now]
+
+    waited, now = asyncio.run(scenario())
+    assert now == pytest.approx(5.0) and waited == pytest.approx(5.0)
 
 
 def test_limiter_sleeps_for_its_slot_and_reports_the_wait() -> None:
@@ -266,8 +290,8 @@ def test_a_retry_after_beyond_the_deadline_is_not_waited_for() -> None:
     svc = service([notion_json(429, "rate_limited", **{"Retry-After": "30"})], clock)
     with pytest.raises(NotionError) as caught:
         run(svc.me(deadline=clock() + 5))
-    assert str(caught.value) == ("rate limited by Notion, Retry-After 30s (429 rate_limited); "
-                                 "waiting that long would pass the check's deadline")
+    assert str(caught.value) == "rate limited until 22:30:30 (Retry-After 30 s)"
+    assert caught.value.paused_until == 1_700_000_000.0 + 1030
     assert clock.now == 1000.0  # nothing slept
 
 

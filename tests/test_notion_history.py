@@ -24,7 +24,7 @@ from opsd.store.runs import record_run
 
 NOW = 1_750_000_000.0
 HOUR = 3600.0
-NTN = "ntn_" + "A1b2" * 11 + "Ko"
+NTN = "ntn_" + "31415926535" + "A1b2" * 8 + "Ko9"  # 11 digits + 35: the exact shape
 LEGACY = "secret_" + "x" * 43
 
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from conftest import REPO
 
+from opsd.notion.tokens import token_shape
 from opsd.sandbox import DATA_SOURCES, DATABASES, SANDBOX_TOKEN, Sandbox, SandboxError
 from opsd.sandbox.limiter import TokenBuckets, retry_after_seconds
 from opsd.sandbox.workspace import WORKSPACE_SPEC
@@ -100,8 +101,8 @@ def value_of(page: dict, prop: str):
 def test_token_is_shaped_like_a_real_one_and_obviously_fake():
     assert SANDBOX_TOKEN.startswith("ntn_")
     assert len(SANDBOX_TOKEN) == 50
-    assert SANDBOX_TOKEN[4:].isalnum()
-    assert "sandbox" in SANDBOX_TOKEN and "FAKE" in SANDBOX_TOKEN
+    assert SANDBOX_TOKEN[4:].isalnum() and token_shape(SANDBOX_TOKEN) == "ntn"
+    assert "Sandbox" in SANDBOX_TOKEN and "Fake" in SANDBOX_TOKEN
 
 
 def test_database_ids_are_stable_constants_for_the_seed_databases():

@@ -10,12 +10,12 @@ steps go into `details.hint`. opsd only reads the workspace: it reports, it neve
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opsd.checks.base import CheckSpec, NoParams, check
 from opsd.notion.errors import NotionError
+from opsd.notion.tokens import near_miss, token_shape
 from opsd.redact import redact_secret
 from opsd.results import Result, Status, skipped
 from opsd.runbooks import TOKEN_SHAPE_HINT, TOKEN_WHITESPACE_HINT
@@ -23,15 +23,12 @@ from opsd.runbooks import TOKEN_SHAPE_HINT, TOKEN_WHITESPACE_HINT
 if TYPE_CHECKING:
     from opsd.config import DatabaseConfig
     from opsd.context import Context
-    from opsd.notion.service import NotionService
+    from opsd.notion.service import NotionService, Source
 
-TOKEN_SHAPES = {
-    "ntn": re.compile(r"ntn_[A-Za-z0-9]{40,60}"),
-    "secret": re.compile(r"secret_[A-Za-z0-9]{43}"),
-}
-# Failures that say opsd could not judge (its own budget, its own request), not that Notion
-# or the integration is broken.
-_UNKNOWN_KINDS = {"no_slot", "bad_request"}
+# Failures that say opsd could not judge (its own budget, its own request, a 429 whose
+# Retry-After outlasts the check), not that Notion or the integration is broken.
+_UNKNOWN_KINDS = {"no_slot", "bad_request", "rate_limited"}
+_RATE_LIMITED = {"no_slot", "rate_limited"}  # not sent, or answered 429: not checked
 
 
 def failure(error: NotionError, target: str = "", **details: Any) -> Result:
@@ -60,9 +57,24 @@ async def for_each_database(spec: CheckSpec[Any], ctx: Context, one: PerDatabase
     return [result for batch in batches for result in batch]
 
 
-def no_source(db: DatabaseConfig) -> Result:
-    """CRITICAL: Notion lists no data source under the database."""
-    return Result(Status.CRITICAL, "the database has no data source", target=db.name)
+def source_error(sources: Sequence[Source]) -> NotionError:
+    """Why a database none of whose listed data sources is readable cannot be read (pure)."""
+    if not sources:
+        return NotionError("no_accessible_source", "Notion lists no data source under the "
+                           "database (a linked database, or none shared with the integration)")
+    names = ", ".join(repr(s.name) for s in sources)
+    return NotionError("no_accessible_source",
+                       f"no data source the integration can read ({names} not shared)")
+
+
+def no_source(db: DatabaseConfig, sources: Sequence[Source] = ()) -> Result:
+    """CRITICAL: the database has no data source the integration can read."""
+    return failure(source_error(sources), db.name, data_sources=[s.name for s in sources])
+
+
+def source_target(db: DatabaseConfig, source: Source, sources: Sequence[Source]) -> str:
+    """A result's target: the database's name, plus `/source` when it has several (pure)."""
+    return db.name if len(sources) == 1 else f"{db.name}/{source.name}"
 
 
 def not_configured(name: str | None) -> Result:
@@ -73,14 +85,6 @@ def not_configured(name: str | None) -> Result:
 
 
 # --- token format (no request) ------------------------------------------------------------------
-
-
-def token_shape(token: str) -> str | None:
-    """`ntn` or `secret` (legacy) if `token` has a known shape, else None (pure)."""
-    for name, pattern in TOKEN_SHAPES.items():
-        if pattern.fullmatch(token):
-            return name
-    return None
 
 
 @check("notion.token_format", description="A Notion token is configured and has a known shape")
@@ -100,10 +104,10 @@ async def token_format(spec: CheckSpec[NoParams], ctx: Context) -> Result:
                       details={**details, "hint": TOKEN_WHITESPACE_HINT})
     shape = token_shape(token)
     if shape is None:
+        reason = near_miss(token) or "expected ntn_… or legacy secret_…"
         return Result(
-            Status.WARNING,
-            f"token {preview} has an unfamiliar shape (expected ntn_… or legacy secret_…)",
-            details={**details, "hint": TOKEN_SHAPE_HINT},
+            Status.WARNING, f"token {preview} has an unfamiliar shape ({reason})",
+            details={**details, "problem": reason, "hint": TOKEN_SHAPE_HINT},
         )
     label = "ntn_ format" if shape == "ntn" else "legacy secret_ format"
     return Result(Status.OK, f"token {preview} has the {label}",
@@ -130,6 +134,7 @@ async def auth(spec: CheckSpec[NoParams], ctx: Context) -> Result:
         f"authenticated as {name!r} in workspace {workspace!r}",
         value=reply.latency,
         details={"authenticated": True, "bot": name, "workspace": workspace,
+                 "workspace_id": (bot.get("bot") or {}).get("workspace_id"),
                  "notion_version": svc.version, "attempts": reply.attempts},
     )
 
@@ -138,9 +143,10 @@ async def auth(spec: CheckSpec[NoParams], ctx: Context) -> Result:
 
 
 @check("notion.access", unit="ratio", crit=0.999, direction="below",
-       description="Every configured database is retrievable by the integration")
+       description="Every configured database is retrievable, with a data source to read")
 async def access(spec: CheckSpec[NoParams], ctx: Context) -> Result:
-    """Value = the share of configured databases the integration can retrieve."""
+    """Value = the share of the databases checked that the integration can retrieve; one
+    opsd could not check (rate limited, not sent) is left out, and alone makes it UNKNOWN."""
     databases = configured_databases(spec, ctx)
     if not databases:
         return not_configured(spec.target)
@@ -149,15 +155,19 @@ async def access(spec: CheckSpec[NoParams], ctx: Context) -> Result:
 
     async def retrieve(db: DatabaseConfig) -> NotionError | None:
         try:
-            await svc.retrieve_database(db.id, deadline=deadline)
+            sources = await svc.sources(db.id, deadline=deadline)
         except NotionError as exc:
             return exc
-        return None
+        return None if any(s.readable for s in sources) else source_error(sources)
 
     errors = await asyncio.gather(*(retrieve(db) for db in databases))
     failed = {db.name: err for db, err in zip(databases, errors, strict=True) if err}
+    unchecked = [name for name, err in failed.items() if err.kind in _RATE_LIMITED]
+    checked = len(databases) - len(unchecked)
     accessible = len(databases) - len(failed)
-    summary = f"{accessible}/{len(databases)} databases accessible"
+    summary = f"{accessible}/{checked} databases accessible"
+    if unchecked:
+        summary += f", {len(unchecked)} not checked"
     by_cause: dict[str, list[str]] = {}
     for name, err in failed.items():
         by_cause.setdefault(str(err), []).append(name)
@@ -171,4 +181,12 @@ async def access(spec: CheckSpec[NoParams], ctx: Context) -> Result:
         unshared = [name for name, err in failed.items() if err.kind == "not_found"]
         share = f"Share {', '.join(unshared)} with the integration. " if unshared else ""
         details["hint"] = share + first.hint
-    return Result(Status.OK, summary, value=accessible / len(databases), details=details)
+    if unchecked:
+        cause = failed[unchecked[0]].details()
+        details.update(not_checked=unchecked, **{
+            key: cause[key] for key in ("paused_until", "retry_after", "rate_limit_reason")
+            if key in cause})
+    value = accessible / checked if checked else None
+    # Nothing failed for real: what opsd could not check leaves the verdict open.
+    status = Status.UNKNOWN if unchecked and accessible == checked else Status.OK
+    return Result(status, summary, value=value, details=details)

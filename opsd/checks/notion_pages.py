@@ -5,19 +5,28 @@ Shared plumbing (failure results, per-database fan-out) lives in `opsd.checks.no
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
 import zoneinfo
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from opsd.checks.base import CheckSpec, Params, check
-from opsd.checks.notion import failure, for_each_database, no_source, not_configured
+from opsd.checks.notion import (
+    failure,
+    for_each_database,
+    no_source,
+    not_configured,
+    source_target,
+)
 from opsd.errors import CheckError
 from opsd.notion.errors import NotionError
+from opsd.notion.filters import Scalar, WhereError, build_filter
 from opsd.results import Result, Status
+from opsd.runbooks import WHERE_HINT
 
 if TYPE_CHECKING:
     from opsd.config import DatabaseConfig
@@ -40,32 +49,45 @@ class LatencyParams(Params):
 
 
 @check("notion.latency", params=LatencyParams, unit="seconds", warn=0.5, crit=2.0,
-       description="p95 latency of a small query per database")
+       description="p95 latency of a small query per data source")
 async def latency(spec: CheckSpec[LatencyParams], ctx: Context) -> list[Result]:
-    """Times `samples` one-page queries per database, one after another; value = p95."""
+    """Times `samples` one-page queries per data source, one after another; value = p95.
+
+    One result per database, or per data source (`db/source`) when it has several.
+    """
 
     async def one(svc: NotionService, db: DatabaseConfig, deadline: float) -> list[Result]:
         try:
             sources = await svc.sources(db.id, deadline=deadline, with_schema=False)
-            if not sources:
-                return [no_source(db)]
-            timings = []
-            for _ in range(spec.params.samples):
-                reply = await svc.query(sources[0].query_path, {"page_size": 1},
-                                        deadline=deadline)
-                timings.append(reply.latency)
         except NotionError as exc:
             return [failure(exc, db.name)]
-        p95 = percentile(timings, 0.95)
-        return [Result(
-            Status.OK,
-            f"p95 {p95 * 1000:.0f} ms over {len(timings)} queries "
-            f"(median {percentile(timings, 0.5) * 1000:.0f} ms)",
-            value=p95, target=db.name,
-            details={"samples_seconds": [round(t, 4) for t in timings]},
-        )]
+        if not any(s.readable for s in sources):
+            return [no_source(db, sources)]
+        return [await _time_source(svc, s, source_target(db, s, sources), spec.params.samples,
+                                   deadline) for s in sources]
 
     return await for_each_database(spec, ctx, one)
+
+
+async def _time_source(
+    svc: NotionService, source: Source, target: str, samples: int, deadline: float
+) -> Result:
+    """`samples` one-page queries of one data source; OK with the p95, or the failure."""
+    timings = []
+    try:
+        for _ in range(samples):
+            reply = await svc.query(source.query_path, {"page_size": 1}, deadline=deadline)
+            timings.append(reply.latency)
+    except NotionError as exc:
+        return failure(exc, target, data_source=source.name)
+    p95 = percentile(timings, 0.95)
+    return Result(
+        Status.OK,
+        f"p95 {p95 * 1000:.0f} ms over {len(timings)} queries "
+        f"(median {percentile(timings, 0.5) * 1000:.0f} ms)",
+        value=p95, target=target,
+        details={"samples_seconds": [round(t, 4) for t in timings], "data_source": source.name},
+    )
 
 
 # --- page counts --------------------------------------------------------------------------------
@@ -80,7 +102,20 @@ class CountParams(Params):
     data_source: str | None = Field(
         None, description="Only this data source of the database (2025-09-03); default: all."
     )
+    where: dict[str, Scalar] | None = Field(
+        None, description="Property = value, e.g. {Severity = \"Critical\", Status = "
+        "\"!Complete\"}: the filter is built from each property's real type (see "
+        "opsd.notion.filters); instead of filter.",
+    )
     max_pages: int = Field(50, ge=1, description="At most this many result pages of 100.")
+
+    @model_validator(mode="after")
+    def _one_filter(self) -> CountParams:
+        if self.filter is not None and self.where is not None:
+            raise ValueError("give filter or where, not both")
+        if self.where is not None and not self.where:
+            raise ValueError("where names no property")
+        return self
 
     @field_validator("filter", mode="before")
     @classmethod
@@ -114,43 +149,85 @@ async def count(spec: CheckSpec[CountParams], ctx: Context) -> Result:
         return not_configured(params.database)
     zone = zoneinfo.ZoneInfo(ctx.settings.scheduler.timezone)
     today = dt.datetime.fromtimestamp(ctx.now(), zone).date()
-    body: dict[str, Any] = {"page_size": 100}
-    if params.filter:
-        body["filter"] = fill_placeholders(params.filter, today)
     svc: NotionService = ctx.notion
     deadline = svc.deadline(spec.timeout)
     try:
-        sources = await svc.sources(db.id, deadline=deadline, with_schema=False)
+        sources = await svc.sources(db.id, deadline=deadline,
+                                    with_schema=params.where is not None)
+        if not any(s.readable for s in sources):
+            return no_source(db, sources)
         if params.data_source is not None:
             sources = [s for s in sources if s.name == params.data_source]
             if not sources:
                 raise CheckError(f"{db.name} has no data source {params.data_source!r}")
-        counts = {s.name: await _count_pages(svc, s, body, params.max_pages, deadline)
+        try:
+            bodies = {s.name: query_body(params, s, today) for s in sources}
+        except WhereError as exc:
+            label = source_target(db, exc.source, sources) if exc.source else db.name
+            return Result(Status.UNKNOWN, f"{label}: {exc}", target=db.name,
+                          details={"where": params.where, "hint": WHERE_HINT})
+        counts = {s.name: await _count_pages(svc, s, bodies[s.name], params.max_pages,
+                                             deadline)
                   for s in sources}
     except NotionError as exc:
         return failure(exc, db.name)
-    total = sum(n for n, _ in counts.values())
-    capped = any(more for _, more in counts.values())
+    total = sum(t.pages for t in counts.values())
+    capped = any(t.capped for t in counts.values())
+    incomplete = any(t.incomplete for t in counts.values())
+    summary = f"{'at least ' if capped or incomplete else ''}{total} matching pages"
+    if incomplete:
+        summary += " (Notion stopped the query at its result limit: request_status incomplete)"
+    filters = [b.get("filter") for b in bodies.values()]
     return Result(
-        Status.OK,
-        f"{'at least ' if capped else ''}{total} matching pages",
-        value=float(total), target=db.name,
-        details={"per_source": {name: n for name, (n, _) in counts.items()},
-                 "capped": capped, "filter": body.get("filter")},
+        Status.OK, summary, value=float(total), target=db.name,
+        details={"per_source": {name: t.pages for name, t in counts.items()},
+                 "capped": capped, "incomplete": incomplete,
+                 "filter": filters[0] if len(filters) == 1 else filters},
     )
+
+
+def query_body(params: CountParams, source: Source, today: dt.date) -> dict[str, Any]:
+    """The query for one source: `filter` with '{today}' filled, or `where` built by type.
+
+    A `where` that does not fit the source's properties raises WhereError (`.source` set).
+    """
+    body: dict[str, Any] = {"page_size": 100}
+    if params.filter:
+        body["filter"] = fill_placeholders(params.filter, today)
+    elif params.where:
+        try:
+            body["filter"] = build_filter(params.where, source.properties, today)
+        except WhereError as exc:
+            exc.source = source
+            raise
+    return body
+
+
+@dataclasses.dataclass(frozen=True)
+class Tally:
+    """Pages counted in one source, and whether the count is only a lower bound.
+
+    `capped`: max_pages reached; `incomplete`: Notion's per-query result limit reached.
+    """
+
+    pages: int
+    capped: bool = False
+    incomplete: bool = False
 
 
 async def _count_pages(
     svc: NotionService, source: Source, body: dict[str, Any], max_pages: int, deadline: float
-) -> tuple[int, bool]:
-    """Pages matching `body` in one source, following cursors; (count, stopped at the cap)."""
+) -> Tally:
+    """Pages matching `body` in one source, following cursors unchanged."""
     total = 0
     cursor = None
+    incomplete = False
     for _ in range(max_pages):
         request = {**body, "start_cursor": cursor} if cursor else body
         page = (await svc.query(source.query_path, request, deadline=deadline)).body
         total += len(page.get("results") or [])
+        incomplete = incomplete or (page.get("request_status") or {}).get("type") == "incomplete"
         cursor = page.get("next_cursor")
         if not page.get("has_more") or not cursor:
-            return total, False
-    return total, True
+            return Tally(total, incomplete=incomplete)
+    return Tally(total, capped=True, incomplete=incomplete)

@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     _json(p)
     _handler(p, "opsd.cli.report:cmd_kinds")
 
+    p = verbs.add_parser("schema", help="a database's schema now and what changed, by property id")
+    p.add_argument("database", help="database name from notion.databases")
+    p.add_argument("--diff", metavar="DURATION",
+                   help="also show what changed since then, e.g. 7d")
+    _json(p)
+    _handler(p, "opsd.cli.schema:cmd_schema")
+
     config = verbs.add_parser("config", help="validate or show the configuration")
     config_verbs = config.add_subparsers(dest="config_verb", metavar="ACTION", required=True,
                                          parser_class=_Parser)
@@ -139,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", type=int, help="token bucket size (default 10)")
     p.add_argument("--latency", help="added latency per request, e.g. 200ms")
     p.add_argument("--fault", help="error mode for every request: 401, 429, 500, 502, 503, 504, "
-                                   "529, unauthorized or hang (change it at run time via "
+                                   "529, unauthorized, cloudflare-403, html-404, json-502, "
+                                   "database-503 or hang (change it at run time via "
                                    "POST /__sandbox/...)")
     _handler(p, "opsd.cli.sandbox:cmd_sandbox")
 

@@ -55,6 +55,8 @@ def demo_config(
         "[notion]",
         f'token = "{SANDBOX_TOKEN}"  # opsd:allow (the sandbox\'s public fake token)',
         f'base_url = "{sandbox_url}"',
+        f'status_page_url = "{sandbox_url}/api/v2/summary.json"',
+        'notion_version = "2026-03-11"',
         f"rate_limit = {client_rate}",
         "burst = 10",
         "",

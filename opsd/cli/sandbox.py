@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opsd.durations import parse_duration
 from opsd.errors import UsageError
@@ -14,7 +14,15 @@ from opsd.redact import redact_secret
 if TYPE_CHECKING:  # the sandbox is imported lazily, so `opsd --help` stays fast
     from opsd.sandbox import Sandbox
 
-FAULTS = ("401", "429", "500", "502", "503", "504", "529", "unauthorized", "hang")
+# Named faults: what stands in front of Notion, or Notion's own JSON where a status has two.
+_NAMED_FAULTS: dict[str, dict[str, Any]] = {
+    "unauthorized": {"status": 401},
+    "cloudflare-403": {"status": 403, "html": True},
+    "html-404": {"status": 404, "html": True},
+    "json-502": {"status": 502, "html": False},
+    "database-503": {"status": 503, "code": "database_connection_unavailable"},
+}
+FAULTS = ("401", "429", "500", "502", "503", "504", "529", *_NAMED_FAULTS, "hang")
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -60,7 +68,7 @@ def _apply_fault(sandbox: Sandbox, fault: str | None) -> None:
     if fault == "hang":
         sandbox.hang(True)
     else:
-        sandbox.fail(status=401 if fault == "unauthorized" else int(fault))
+        sandbox.fail(**_NAMED_FAULTS[fault] if fault in _NAMED_FAULTS else {"status": int(fault)})
 
 
 def _wait_for_signal() -> None:

@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import (
     Field,
@@ -29,7 +29,9 @@ from opsd.config.base import Duration, Section
 from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
 
 ENV_PREFIX = "OPSD_"
-NOTION_VERSIONS = ("2022-06-28", "2025-09-03")
+NotionVersion = Literal["2022-06-28", "2025-09-03", "2026-03-11"]
+NOTION_VERSIONS: tuple[str, ...] = get_args(NotionVersion)
+"""The Notion-Versions opsd speaks, oldest first (what changes: `opsd.notion.versions`)."""
 
 PropertyType = Literal[
     "title", "rich_text", "number", "select", "multi_select", "status", "date", "people",
@@ -62,8 +64,9 @@ class NotionConfig(Section):
         "notion_token credential. Never printed, logged or stored.",
     )
     base_url: str = Field("https://api.notion.com", description="Notion API (or the sandbox).")
-    notion_version: Literal["2022-06-28", "2025-09-03"] = Field(
-        "2025-09-03", description="Notion-Version header; 2025-09-03 reads data sources.",
+    notion_version: NotionVersion = Field(
+        "2025-09-03", description="Notion-Version header; 2025-09-03 and later read data "
+        "sources; 2026-03-11 says in_trash instead of archived.",
     )
     timeout: Duration = Field(30.0, gt=0, description="Per-request timeout.")
     rate_limit: float = Field(
@@ -75,6 +78,10 @@ class NotionConfig(Section):
         3, ge=0, description="Retries of a failed request (429, 5xx, 529, gateway, timeout, "
         "network), always within the check's timeout.",
     )
+    max_retry_after: Duration = Field(
+        120.0, gt=0, description="The longest pause a 429 or 529 Retry-After imposes on opsd's "
+        "shared request budget (Notion's workspace limits can ask for more than 60 s).",
+    )
     request_log_retention: Duration = Field(
         35 * 86400.0, gt=0,
         description="How long the per-request log (notion_requests) is kept; the monthly "
@@ -83,6 +90,18 @@ class NotionConfig(Section):
     databases: list[DatabaseConfig] = Field(
         default_factory=list, description="The databases the checks look at ([[notion.databases]])."
     )
+    status_page_url: str = Field(
+        "https://www.notion-status.com/api/v2/summary.json",
+        description="Notion's public status page (Atlassian Statuspage summary.json), read by "
+        "notion.status_page.",
+    )
+
+    @field_validator("status_page_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https://")
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -4,7 +4,9 @@ One `NotionService` lives as long as its owner (a CLI command or the daemon) and
 every check, so its limiter is global to the process:
 
 - `limiter.RateLimiter` (a token bucket, pure `TokenBucket` inside) keeps opsd under its request
-  budget (`notion.rate_limit`, `notion.burst`) and pauses everyone after a 429.
+  budget (`notion.rate_limit`, `notion.burst`), pauses everyone for the full Retry-After of a
+  429 or 529 (at most `notion.max_retry_after`) and slows down after a 429. With a store its
+  state is a row of `notion_limiter`, so the daemon and CLI commands share one budget.
 - `RecordingTransport` sees every HTTP request, including those that end in a timeout or a
   network error (httpx event hooks never see those), and reports its endpoint template,
   status, Notion error code, latency, attempt and wait to Prometheus and the `notion_requests`
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import math
 import random
@@ -37,8 +40,16 @@ from notion_client import AsyncClient
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from opsd.notion.errors import NotionError, classify_exception, classify_response
-from opsd.notion.limiter import NoSlotError, RateLimiter, backoff_delay, retry_after_delay
+from opsd.notion.limiter import (
+    OVERLOADED,
+    NoSlotError,
+    RateLimiter,
+    backoff_delay,
+    pause_words,
+    retry_after_delay,
+)
 from opsd.notion.requestlog import CURRENT_ATTEMPT, Attempt, RecordingTransport, RequestLog
+from opsd.notion.schema import Schema, schema_of
 
 if TYPE_CHECKING:
     from opsd.config import NotionConfig
@@ -47,12 +58,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("opsd.notion")  # the name operators filter on (unchanged)
 
 DEADLINE_MARGIN = 0.1  # share of a check's timeout kept free so our own timeout fires first
+MIN_ATTEMPT_TIME = 0.5  # seconds: a slot closer to the deadline is not taken (it would time out)
 PRUNE_EVERY = 3600.0  # seconds between deletions of old request-log rows
 SOURCES_TTL = 600.0  # how long a database's list of data sources is reused for queries
 
 TokenVerdict = Literal["live", "revoked", "unknown"]
-_PROBE_VERDICTS: dict[str, TokenVerdict] = {"revoked": "revoked", "forbidden": "live"}
-"""A failed token probe's `NotionError.kind` -> the verdict (any other kind: unknown)."""
+_PROBE_VERDICTS: dict[tuple[int | None, str], TokenVerdict] = {
+    (401, "unauthorized"): "revoked", (403, "restricted_resource"): "live",
+}
+"""A failed token probe's (HTTP status, Notion's JSON `code`) -> the verdict. Anything else
+(a gateway's or firewall's page, 5xx, rate limits, the network) says nothing: unknown."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +87,9 @@ class Source:
     name: str
     query_path: str
     properties: dict[str, str] = dataclasses.field(default_factory=dict)
+    id: str = ""  # the data source's id (2025-09-03); '' for a database read as one (2022-06-28)
+    readable: bool = True  # False: listed under its database but not shared (GET answers 404)
+    schema: Schema = dataclasses.field(default_factory=dict)  # by property id, with options
 
 
 class NotionService:
@@ -87,17 +105,24 @@ class NotionService:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        timezone: str = "UTC",
     ) -> None:
         self.config = config
         self.clock = clock
+        self.timezone = timezone  # of the "rate limited until HH:MM:SS" in messages
         self.monotonic = monotonic
         self.sleep = sleep
         self.rng = rng
         self.log = RequestLog(store)
-        self.limiter = RateLimiter(config.rate_limit, config.burst, clock=monotonic, sleep=sleep)
+        token = config.token.get_secret_value() if config.token else None
+        # The shared budget's times are UTC epoch seconds, as every process sees them; they
+        # advance with the monotonic clock, so a wall-clock step cannot stall or flood it.
+        offset = clock() - monotonic()
+        self.limiter = RateLimiter(config.rate_limit, config.burst, sleep=sleep,
+                                   clock=lambda: monotonic() + offset,
+                                   store=store, budget=budget_key(config.base_url, token))
         self._pruned_at = -math.inf
         recording = RecordingTransport(transport or httpx.AsyncHTTPTransport(), self.log, clock)
-        token = config.token.get_secret_value() if config.token else None
         self._client = AsyncClient(
             client=httpx.AsyncClient(transport=recording),
             auth=token,
@@ -143,14 +168,14 @@ class NotionService:
         if not token.strip():
             return "unknown"  # notion-client would fall back to the configured token
         try:
-            await self._call(
+            reply = await self._call(
                 lambda: self._client.users.me(auth=token),
                 self.deadline(self.config.timeout), purpose="token_probe", needs_token=False,
             )
         except NotionError as exc:
-            # 403 means Notion knew the token but it lacks a capability: it is live.
-            return _PROBE_VERDICTS.get(exc.kind, "unknown")
-        return "live"
+            # Notion's own 403 restricted_resource: it knew the token, which lacks a capability.
+            return _PROBE_VERDICTS.get((exc.status, exc.code), "unknown")
+        return "live" if reply.body.get("object") == "user" else "unknown"
 
     async def retrieve_database(self, database_id: str, *, deadline: float) -> Reply:
         """GET /v1/databases/{id}."""
@@ -191,18 +216,25 @@ class NotionService:
         database = (await self.retrieve_database(database_id, deadline=deadline)).body
         if self.version == "2022-06-28":
             return [Source(_plain_title(database), f"databases/{database_id}/query",
-                           _property_types(database))]
+                           _property_types(database),
+                           schema=schema_of(database.get("properties")))]
         listed = database.get("data_sources") or []
         if not with_schema:
-            return [Source(ds.get("name", ""), f"data_sources/{ds['id']}/query") for ds in listed]
-        replies = await asyncio.gather(
-            *(self.retrieve_data_source(ds["id"], deadline=deadline) for ds in listed)
-        )
-        return [
-            Source(ds.get("name") or _plain_title(r.body), f"data_sources/{ds['id']}/query",
-                   _property_types(r.body))
-            for ds, r in zip(listed, replies, strict=True)
-        ]
+            return [Source(ds.get("name", ""), f"data_sources/{ds['id']}/query", id=ds["id"])
+                    for ds in listed]
+        return list(await asyncio.gather(*(self._read_source(ds, deadline) for ds in listed)))
+
+    async def _read_source(self, listed: dict[str, Any], deadline: float) -> Source:
+        """A listed data source with its schema; one not shared (404) comes back unreadable."""
+        path = f"data_sources/{listed['id']}/query"
+        try:
+            body = (await self.retrieve_data_source(listed["id"], deadline=deadline)).body
+        except NotionError as exc:
+            if exc.kind != "not_found":
+                raise
+            return Source(listed.get("name", ""), path, id=listed["id"], readable=False)
+        return Source(listed.get("name") or _plain_title(body), path, _property_types(body),
+                      id=listed["id"], schema=schema_of(body.get("properties")))
 
     # --- the retry policy (the only one) --------------------------------------------------
 
@@ -222,27 +254,25 @@ class NotionService:
         total_waited = 0.0
         for number in range(self.config.max_retries + 1):
             try:
-                waited = slept + await self.limiter.acquire(deadline)
+                waited = slept + await self.limiter.acquire(
+                    self.limiter.clock() + deadline - self.monotonic() - MIN_ATTEMPT_TIME)
             except NoSlotError as exc:
-                raise _no_slot(exc.wait, number) from None
+                raise self._not_sent(exc, number) from None
             total_waited += waited
             attempt = Attempt(purpose=purpose, number=number, waited=waited)
             outcome = await self._attempt(send, attempt, deadline)
             if isinstance(outcome, dict):
                 return Reply(outcome, attempt.latency, number + 1, total_waited)
             outcome.attempts = number + 1
+            paused = await self._pause_budget(outcome, number)
             delay = self._retry_delay(outcome, number)
             if delay is None or number == self.config.max_retries:
                 raise outcome
             if self.monotonic() + delay > deadline:
-                if outcome.kind == "rate_limited":
-                    raise outcome.noted("waiting that long would pass the check's deadline")
                 raise outcome
             log.info("notion %s, retry %d in %.1fs", outcome.kind, number + 1, delay)
             slept = 0.0
-            if outcome.kind == "rate_limited":
-                self.limiter.pause(delay)  # everyone waits: the budget is the integration's
-            else:
+            if not paused:  # a paused budget holds our next slot (and everyone's) instead
                 await self.sleep(delay)
                 slept = delay
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -265,20 +295,50 @@ class NotionService:
         finally:
             CURRENT_ATTEMPT.reset(context)
 
+    async def _pause_budget(self, failure: NotionError, number: int) -> bool:
+        """A 429 or a 529 with Retry-After pauses the shared budget for all of it (up to
+        notion.max_retry_after), whether or not this call waits; a 429 also slows it down."""
+        limited = failure.kind == "rate_limited"
+        if not limited and (failure.kind != "overloaded" or failure.retry_after is None):
+            return False
+        said = failure.retry_after
+        seconds = min(backoff_delay(number, self.rng) if said is None else said,
+                      self.config.max_retry_after)
+        pause = await self.limiter.pause(
+            seconds, retry_after=said or 0.0, slow_down=limited,
+            reason=failure.rate_limit_reason if limited else OVERLOADED,
+        )
+        failure.paused_until = pause.until
+        failure.args = (pause_words(pause, self.timezone),)
+        return True
+
     def _retry_delay(self, failure: NotionError, number: int) -> float | None:
         if not failure.retryable:
             return None
-        if failure.kind == "rate_limited" and failure.retry_after is not None:
-            return retry_after_delay(failure.retry_after, self.rng)
+        if failure.kind in ("rate_limited", "overloaded") and failure.retry_after is not None:
+            return retry_after_delay(min(failure.retry_after, self.config.max_retry_after),
+                                     self.rng)
         return backoff_delay(number, self.rng)
 
+    def _not_sent(self, exc: NoSlotError, number: int) -> NotionError:
+        """The limiter had no slot in time: say until when, and why if the budget is paused."""
+        pause = exc.pause
+        if pause is None:
+            error = NotionError(
+                "no_slot", f"no request slot within the check's deadline (next in {exc.wait:.1f}s)")
+        else:
+            error = NotionError(
+                "no_slot", pause_words(pause, self.timezone) + "; not sent",
+                retry_after=pause.retry_after,
+                rate_limit_reason="" if pause.reason == OVERLOADED else pause.reason)
+            error.paused_until = pause.until
+        error.attempts = number
+        return error
 
-def _no_slot(wait: float, number: int) -> NotionError:
-    error = NotionError(
-        "no_slot", f"no request slot within the check's deadline (next in {wait:.1f}s)"
-    )
-    error.attempts = number
-    return error
+
+def budget_key(base_url: str, token: str | None) -> str:
+    """The shared budget's name: a fingerprint of base URL and token (never the token)."""
+    return hashlib.sha256(f"{base_url}\n{token or ''}".encode()).hexdigest()[:16]
 
 
 def _plain_title(obj: dict[str, Any]) -> str:

@@ -17,16 +17,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from opsd.sandbox import render
+from opsd.sandbox import drift, render
 from opsd.sandbox.faults import ErrorMode, Faults
-from opsd.sandbox.limiter import TokenBuckets, retry_after_seconds
-from opsd.sandbox.query import QueryError, paginate, parse_pagination, run_query
+from opsd.sandbox.gateways import injected_answer
+from opsd.sandbox.limiter import TokenBuckets, WindowBudgets, retry_after_seconds
+from opsd.sandbox.query import (
+    QUERY_RESULT_LIMIT,
+    QueryError,
+    paginate,
+    parse_pagination,
+    run_query,
+)
 from opsd.sandbox.responses import (
     ERROR_CODES,
+    INTEGRATION_LIMIT,
+    WORKSPACE_LIMIT,
     Response,
     injected_error,
     json_response,
     notion_error,
+    rate_limited,
     retry_after_value,
 )
 from opsd.sandbox.workspace import (
@@ -34,19 +44,17 @@ from opsd.sandbox.workspace import (
     EMPTY_VALUES,
     Database,
     DataSource,
+    added_source,
     build_workspace,
     normalize_id,
+    retyped,
 )
 
-SANDBOX_TOKEN = "ntn_" + "sandbox0FAKE0token0for0local0tests0only0000000"
-"""The token the sandbox accepts out of the box: shaped like a real one, obviously not real."""
+SANDBOX_TOKEN = "ntn_" + "00000000000" + "SandboxFakeTokenForLocalTestsOnly00"
+"""The token the sandbox accepts out of the box: exactly the shape of a real one (11 digits and
+35 letters or digits after `ntn_`, see `opsd.notion.tokens`), obviously not real."""
 
 _INVALID_URL = ("invalid_request_url", "Invalid request URL.")
-_MULTI_SOURCE_MESSAGE = (
-    "Databases with multiple data sources are not supported in this API version. "
-    "Use Notion-Version 2025-09-03 and the data source endpoints."
-)
-
 
 class SandboxError(ValueError):
     """A fault or admin request the sandbox cannot apply (unknown database, bad status...)."""
@@ -122,10 +130,13 @@ class NotionApi:
             self.databases: dict[str, Database] = build_workspace(self.today, self.extra_databases)
             self.tokens: set[str] = {SANDBOX_TOKEN}
             self.faults = Faults()
-            self.limiter = TokenBuckets(*self._initial_rate, clock=self._clock)
+            self.limiter: TokenBuckets | WindowBudgets = TokenBuckets(
+                *self._initial_rate, clock=self._clock)
             self.retry_after_http_date = False
+            self.workspace_limited_until = float("-inf")
             self.requests: Counter[tuple[str, int]] = Counter()
             self.rate_limited = 0
+            self.result_limit = QUERY_RESULT_LIMIT
 
     def set_rate(self, rate: float, burst: int, http_date: bool = False) -> None:
         """New limiter settings (buckets start full); `http_date` picks Retry-After's form."""
@@ -135,6 +146,20 @@ class NotionApi:
             except ValueError as exc:
                 raise SandboxError(str(exc)) from None
             self.retry_after_http_date = http_date
+
+    def set_rate_window(self, limit: int, window: float = 60.0, http_date: bool = False) -> None:
+        """Budget per token: `limit` requests per `window` seconds; then 429 until it ends."""
+        with self._lock:
+            try:
+                self.limiter = WindowBudgets(limit, window, clock=self._clock)
+            except ValueError as exc:
+                raise SandboxError(str(exc)) from None
+            self.retry_after_http_date = http_date
+
+    def limit_workspace(self, seconds: float) -> None:
+        """The workspace's limit is hit: every token gets 429 for `seconds` (may exceed 60)."""
+        with self._lock:
+            self.workspace_limited_until = self._clock() + seconds
 
     def add_token(self, token: str) -> None:
         with self._lock:
@@ -184,6 +209,24 @@ class NotionApi:
         with self._lock:
             self.find_database(name_or_id).shared = shared
 
+    def set_linked(self, name_or_id: str, linked: bool) -> None:
+        with self._lock:
+            self.find_database(name_or_id).linked = linked
+
+    def set_source_shared(self, name_or_id: str, shared: bool) -> None:
+        """Share or unshare one data source (by name or id), or every one of a database."""
+        with self._lock:
+            for ds in self.data_sources_of(name_or_id):
+                ds.shared = shared
+
+    def add_data_source(self, name_or_id: str, name: str) -> None:
+        """Create a data source named `name` under the database, as a Notion user can."""
+        with self._lock:
+            db = self.find_database(name_or_id)
+            if not name.strip() or any(ds.name == name for ds in db.data_sources):
+                raise SandboxError(f"{db.name!r} already has a data source named {name!r}")
+            db.data_sources.append(added_source(self.today, db, name))
+
     def drop_property(self, name_or_id: str, prop: str) -> None:
         """Remove a column from the schema and from every page (schema drift)."""
         with self._lock:
@@ -193,19 +236,35 @@ class NotionApi:
                     page.values.pop(prop, None)
 
     def retype_property(self, name_or_id: str, prop: str, new_type: str) -> None:
-        """Change a column's type; pages keep an empty value of the new type."""
+        """Change a column's type; pages keep an empty value of the new type.
+
+        Select and status convert into each other keeping options and values (`retyped`).
+        """
         if new_type not in render.SUPPORTED_TYPES or new_type == "title":
             allowed = ", ".join(sorted(render.SUPPORTED_TYPES - {"title"}))
             raise SandboxError(f"cannot retype to {new_type!r} (use one of {allowed})")
         with self._lock:
             for ds in self._sources_with(name_or_id, prop):
-                old = ds.properties[prop]
-                config: dict[str, Any] = {"options": []} if new_type in (
-                    "select", "multi_select", "status") else {}
-                ds.properties[prop] = {"id": old["id"], "name": prop, "type": new_type,
-                                       "description": None, new_type: config}
-                for page in ds.pages:
+                ds.properties[prop], keep_values = retyped(ds.properties[prop], new_type)
+                for page in ds.pages if not keep_values else ():
                     page.values[prop] = EMPTY_VALUES.get(new_type)
+
+    def rename_property(self, name_or_id: str, prop: str, new_name: str) -> None:
+        """Rename a column in Notion: its property id, type and page values stay."""
+        self._edit_schema(drift.rename_property, name_or_id, prop, new_name)
+
+    def remove_option(self, name_or_id: str, prop: str, option: str) -> None:
+        """Delete a select/status option; pages that held it lose the value."""
+        self._edit_schema(drift.remove_option, name_or_id, prop, option)
+
+    def _edit_schema(self, edit: Callable[[DataSource, str, str], None], name_or_id: str,
+                     prop: str, argument: str) -> None:
+        with self._lock:
+            for ds in self._sources_with(name_or_id, prop):
+                try:
+                    edit(ds, prop, argument)
+                except ValueError as exc:
+                    raise SandboxError(str(exc)) from None
 
     def _sources_with(self, name_or_id: str, prop: str) -> list[DataSource]:
         sources = [ds for ds in self.data_sources_of(name_or_id) if prop in ds.properties]
@@ -223,11 +282,13 @@ class NotionApi:
                 "requests": by_template,
                 "requests_total": sum(self.requests.values()),
                 "rate_limited_total": self.rate_limited,
-                "rate": {"rate": self.limiter.rate, "burst": self.limiter.burst,
+                "rate": {**self.limiter.describe(),
                          "retry_after": "http-date" if self.retry_after_http_date else "seconds"},
                 "faults": self.faults.describe(),
                 "tokens_accepted": len(self.tokens),
-                "databases": {db.name: {"id": db.id, "shared": db.shared}
+                "databases": {db.name: {"id": db.id, "shared": db.shared, "linked": db.linked,
+                                        "data_sources": {ds.name: {"id": ds.id, "shared": ds.shared}
+                                                         for ds in db.data_sources}}
                               for db in self.databases.values()},
             }
 
@@ -249,6 +310,9 @@ class NotionApi:
     def _answer(self, request: Request) -> Response:
         mode = self.faults.error_for(request.path)
         if mode is not None:
+            page = injected_answer(mode.status, mode.html, mode.code)
+            if page is not None:
+                return page
             return injected_error(mode.status, mode.retry_after, mode.http_date,
                                   self._wall_clock())
         token = _bearer(request.headers.get("authorization", ""))
@@ -264,11 +328,13 @@ class NotionApi:
                                 "Notion-Version header failed validation: Notion-Version header "
                                 f"should be one of {', '.join(render.VERSIONS)}, "
                                 f"instead was `{version}`.")
-        wait = self.limiter.take(token)
+        wait, reason = self.workspace_limited_until - self._clock(), WORKSPACE_LIMIT
+        if wait <= 0:
+            wait, reason = self.limiter.take(token), INTEGRATION_LIMIT
         if wait > 0:
             seconds = retry_after_seconds(wait)
-            header = retry_after_value(seconds, self.retry_after_http_date, self._wall_clock())
-            return notion_error(429, *ERROR_CODES[429], headers={"Retry-After": header})
+            return rate_limited(
+                retry_after_value(seconds, self.retry_after_http_date, self._wall_clock()), reason)
         route, object_id = match_route(request.method, request.path)
         if route is None:
             return notion_error(400, *_INVALID_URL)
@@ -288,14 +354,14 @@ class NotionApi:
         return json_response(render.database_object(db, version))
 
     def _query_database(self, version: str, raw_id: str, body: dict) -> Response:
-        if version == render.DATA_SOURCES_VERSION:
+        if render.has_data_sources(version):
             raise _ApiError(notion_error(400, *_INVALID_URL))
         db = self._database(raw_id, version)
         return self._query(db.data_sources[0], body, version)
 
     def _get_data_source(self, version: str, raw_id: str, _body: dict) -> Response:
         ds, db = self._data_source(raw_id, version)
-        return json_response(render.data_source_object(ds, db))
+        return json_response(render.data_source_object(ds, db, version))
 
     def _query_data_source(self, version: str, raw_id: str, body: dict) -> Response:
         ds, _ = self._data_source(raw_id, version)
@@ -313,7 +379,7 @@ class NotionApi:
         return json_response(render.list_object(window, cursor, version))
 
     def _searchable(self, version: str, body: dict) -> list[dict[str, Any]]:
-        container = "data_source" if version == render.DATA_SOURCES_VERSION else "database"
+        container = "data_source" if render.has_data_sources(version) else "database"
         wanted = (body.get("filter") or {}).get("value")
         if wanted not in (None, "page", container):
             raise QueryError(f"body failed validation: body.filter.value should be `page` or "
@@ -330,24 +396,27 @@ class NotionApi:
         return objects
 
     def _containers(self, db: Database, version: str) -> list[dict[str, Any]]:
-        if version == render.DATA_SOURCES_VERSION:
-            return [render.data_source_object(ds, db) for ds in db.data_sources]
+        if render.has_data_sources(version):
+            return [render.data_source_object(ds, db, version) for ds in db.data_sources]
         # An old-version client cannot see a database holding several data sources.
         return [render.database_object(db, version)] if len(db.data_sources) == 1 else []
 
     def _query(self, ds: DataSource, body: dict, version: str) -> Response:
-        pagination = parse_pagination(body)
-        pages, cursor = paginate(run_query(ds, body), pagination, key=lambda page: page.id)
+        pagination = parse_pagination(body, opaque=render.has_data_sources(version))
+        matching = run_query(ds, body)  # Notion stops at result_limit, saying so on every page
+        pages, cursor = paginate(matching[:self.result_limit], pagination, key=lambda p: p.id)
         results = [render.page_object(page, ds, version) for page in pages]
-        return json_response(render.list_object(results, cursor, version))
+        return json_response(render.list_object(results, cursor, version,
+                                                incomplete=len(matching) > self.result_limit))
 
     def _database(self, raw_id: str, version: str) -> Database:
         db_id = _valid_id(raw_id, "database_id")
         db = self.databases.get(db_id)
         if db is None or not db.shared:
             raise _ApiError(_not_found("database", db_id))
-        if version == render.LEGACY_VERSION and len(db.data_sources) > 1:
-            raise _ApiError(notion_error(400, "validation_error", _MULTI_SOURCE_MESSAGE))
+        unreadable = render.legacy_unreadable(db) if version == render.LEGACY_VERSION else None
+        if unreadable:
+            raise _ApiError(notion_error(400, "validation_error", unreadable))
         return db
 
     def _data_source(self, raw_id: str, version: str) -> tuple[DataSource, Database]:
@@ -356,7 +425,7 @@ class NotionApi:
         ds_id = _valid_id(raw_id, "data_source_id")
         for db in self.databases.values():
             for ds in db.data_sources:
-                if ds.id == ds_id and db.shared:
+                if ds.id == ds_id and db.shared and ds.shared and not db.linked:
                     return ds, db
         raise _ApiError(_not_found("data source", ds_id))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
+from opsd.sandbox.gateways import check_fault
 from opsd.sandbox.responses import INJECTABLE_STATUSES
 
 
@@ -19,14 +20,17 @@ class ErrorMode:
 
     `remaining` counts down the next N matching requests (None = unlimited); `fraction` makes
     only that share of matching requests fail (drawn from a seeded RNG, so runs repeat).
+    `html` answers a gateway's page instead of Notion's JSON, `code` picks Notion's code.
     """
 
     status: int
     remaining: int | None = None
     fraction: float | None = None
     path: str | None = None
-    retry_after: int = 1
+    retry_after: int | None = None  # seconds; a 429 without it says 1
     http_date: bool = False
+    html: bool | None = None  # a gateway's HTML page; False: JSON even for 502 (`gateways`)
+    code: str | None = None  # Notion's code when a status has several (503 database_...)
 
     def matches(self, path: str) -> bool:
         return self.path is None or path.startswith(self.path)
@@ -51,14 +55,16 @@ class Faults:
 
     def add_error(self, mode: ErrorMode) -> None:
         """Queue an error mode; validates what a user may type on the CLI or admin API."""
-        if mode.status not in INJECTABLE_STATUSES:
+        if mode.html or mode.code:
+            check_fault(mode.status, mode.html, mode.code)
+        elif mode.status not in INJECTABLE_STATUSES:
             allowed = ", ".join(str(s) for s in INJECTABLE_STATUSES)
             raise ValueError(f"status {mode.status} cannot be injected (use one of {allowed})")
         if mode.remaining is not None and mode.remaining < 1:
             raise ValueError("count must be at least 1")
         if mode.fraction is not None and not 0 < mode.fraction <= 1:
             raise ValueError("fraction must be in (0, 1]")
-        if mode.retry_after < 0:
+        if mode.retry_after is not None and mode.retry_after < 0:
             raise ValueError("retry_after must not be negative")
         self.errors.append(mode)
 

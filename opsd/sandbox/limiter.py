@@ -1,4 +1,5 @@
-"""A token bucket per API token: Notion's "3 requests per second on average, bursts allowed".
+"""Per-token budgets: a token bucket (Notion's "3 requests per second on average, bursts
+allowed") or a budget per 60-second window (how Notion counts, answering Retry-After up to 60 s).
 
 Pure logic with an injected clock, so tests drive time instead of sleeping.
 """
@@ -41,6 +42,45 @@ class TokenBuckets:
                 bucket.tokens -= 1
                 return 0.0
             return (1 - bucket.tokens) / self.rate
+
+
+    def describe(self) -> dict[str, float]:
+        """The settings, for `stats()["rate"]`."""
+        return {"rate": self.rate, "burst": self.burst}
+
+
+class WindowBudgets:
+    """Notion's budget per 60-second window: `limit` requests per `window` seconds, one budget
+    per key; a refused request waits for the end of its key's window (up to `window` s).
+
+    A key's window starts with its first request after the previous window ended.
+    """
+
+    def __init__(self, limit: int, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}  # key -> (window start, requests)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Count one request of `key`: 0.0 if allowed, else seconds until its window ends."""
+        with self._lock:
+            now = self._clock()
+            start, used = self._windows.get(key, (-math.inf, 0))
+            if now >= start + self.window:
+                start, used = now, 0
+            if used >= self.limit:
+                return start + self.window - now
+            self._windows[key] = (start, used + 1)
+            return 0.0
+
+    def describe(self) -> dict[str, float]:
+        """The settings, for `stats()["rate"]`."""
+        return {"window_limit": self.limit, "window_seconds": self.window}
 
 
 def retry_after_seconds(wait: float) -> int:

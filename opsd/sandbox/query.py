@@ -13,14 +13,21 @@ and `and`/`or` compounds nested at most two levels deep, as Notion allows. Anyth
 
 from __future__ import annotations
 
+import base64
+import binascii
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from opsd.sandbox.workspace import DataSource, Page, normalize_id
 
 MAX_PAGE_SIZE = 100
+QUERY_RESULT_LIMIT = 10_000
+"""Notion returns at most this many results for one query (filter + sorts)."""
+OPAQUE_PREFIX = "s:"
+"""Cursors from 2025-09-03 on are opaque strings; a client passes them back unchanged."""
 _MAX_NESTING = 2
 
 
@@ -30,14 +37,19 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Pagination:
-    """Validated `start_cursor` and `page_size`."""
+    """Validated `start_cursor` (an item id) and `page_size`; `opaque`: cursors are `s:…`."""
 
     start_cursor: str | None
     page_size: int
+    opaque: bool = False
 
 
-def parse_pagination(body: dict[str, Any]) -> Pagination:
-    """`page_size` (1..100, default 100) and `start_cursor` (a page id) from a request body."""
+def parse_pagination(body: dict[str, Any], opaque: bool = False) -> Pagination:
+    """`page_size` (1..100, default 100) and `start_cursor` from a request body.
+
+    Plain cursors are page ids; `opaque` cursors (2025-09-03 on) may be any string, and one
+    the sandbox never issued is answered as an invalid cursor.
+    """
     size = body.get("page_size", MAX_PAGE_SIZE)
     if isinstance(size, bool) or not isinstance(size, int):
         raise QueryError(f"body failed validation: body.page_size should be a number, "
@@ -46,10 +58,15 @@ def parse_pagination(body: dict[str, Any]) -> Pagination:
         raise QueryError(f"body failed validation: body.page_size should be ≤ `100` and ≥ `1`, "
                          f"instead was `{size}`.")
     cursor = body.get("start_cursor")
+    if opaque and cursor is not None:
+        if not isinstance(cursor, str):
+            raise QueryError(f"body failed validation: body.start_cursor should be a string, "
+                             f"instead was `{cursor!r}`.")
+        return Pagination(decode_cursor(cursor), size, opaque=True)
     if cursor is not None and (not isinstance(cursor, str) or normalize_id(cursor) is None):
         raise QueryError(f"body failed validation: body.start_cursor should be a valid uuid, "
                          f"instead was `{cursor!r}`.")
-    return Pagination(normalize_id(cursor) if cursor else None, size)
+    return Pagination(normalize_id(cursor) if cursor else None, size, opaque)
 
 
 def paginate(items: list[Any], pagination: Pagination,
@@ -64,7 +81,27 @@ def paginate(items: list[Any], pagination: Pagination,
         start = ids.index(pagination.start_cursor)
     window = items[start:start + pagination.page_size]
     following = start + pagination.page_size
-    return window, key(items[following]) if following < len(items) else None
+    if following >= len(items):
+        return window, None
+    cursor = key(items[following])
+    return window, encode_cursor(cursor) if pagination.opaque else cursor
+
+
+def encode_cursor(item_id: str) -> str:
+    """An opaque cursor pointing at `item_id` (what Notion's `s:` cursors look like)."""
+    return OPAQUE_PREFIX + base64.urlsafe_b64encode(item_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The item id inside an opaque cursor; an unknown string names no item (invalid)."""
+    if cursor.startswith(OPAQUE_PREFIX):
+        payload = cursor[len(OPAQUE_PREFIX):]
+        try:
+            decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return cursor
+        return normalize_id(decoded) or cursor
+    return cursor
 
 
 def run_query(ds: DataSource, body: dict[str, Any]) -> list[Page]:
@@ -106,7 +143,7 @@ def _property_filter(ds: DataSource, spec: dict[str, Any]) -> Callable[[Page], b
         raise QueryError("body failed validation: body.filter.property should be defined, "
                          "instead was `undefined`.")
     prop = ds.properties.get(name) or next(
-        (p for p in ds.properties.values() if p["id"] == name), None)
+        (p for p in ds.properties.values() if unquote(p["id"]) == unquote(name)), None)
     if prop is None:
         raise QueryError(f"Could not find property with name or id: {name}")
     kind = prop["type"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsd.notion import versions
+from opsd.sandbox.properties import RENDERERS as COMPUTED_RENDERERS
 from opsd.sandbox.workspace import (
     BOT_ID,
     BOT_NAME,
@@ -18,11 +20,16 @@ from opsd.sandbox.workspace import (
     Database,
     DataSource,
     Page,
+    make_id,
 )
 
-LEGACY_VERSION = "2022-06-28"
+LEGACY_VERSION = versions.LEGACY
 DATA_SOURCES_VERSION = "2025-09-03"
-VERSIONS = (LEGACY_VERSION, DATA_SOURCES_VERSION)
+IN_TRASH_VERSION = "2026-03-11"
+"""From this version on objects carry `in_trash` only: `archived` is gone."""
+VERSIONS = versions.KNOWN
+has_data_sources = versions.has_data_sources
+WORKSPACE_ID = make_id("workspace", WORKSPACE_NAME)
 
 
 def rich_text(content: str) -> list[dict[str, Any]]:
@@ -54,6 +61,7 @@ def bot_user() -> dict[str, Any]:
         "bot": {
             "owner": {"type": "workspace", "workspace": True},
             "workspace_name": WORKSPACE_NAME,
+            "workspace_id": WORKSPACE_ID,
         },
     }
 
@@ -97,23 +105,52 @@ def database_object(db: Database, version: str) -> dict[str, Any]:
     if version == LEGACY_VERSION:
         body["properties"] = schema(db.data_sources[0], version)
     else:
-        body["data_sources"] = [{"id": ds.id, "name": ds.name} for ds in db.data_sources]
+        # A linked database lists none: its data source belongs to another database.
+        body["data_sources"] = [] if db.linked else [
+            {"id": ds.id, "name": ds.name} for ds in db.data_sources]
+    return trash_fields(body, version)
+
+
+def trash_fields(body: dict[str, Any], version: str) -> dict[str, Any]:
+    """`body` without `archived` from 2026-03-11 on (only `in_trash` says it is deleted)."""
+    if version >= IN_TRASH_VERSION:
+        body.pop("archived", None)
     return body
 
 
-def data_source_object(ds: DataSource, db: Database) -> dict[str, Any]:
-    """The data source as `GET /v1/data_sources/{id}` returns it (2025-09-03 only)."""
+_MULTI_SOURCE_MESSAGE = (
+    "Databases with multiple data sources are not supported in this API version. "
+    "Use Notion-Version 2025-09-03 and the data source endpoints."
+)
+
+
+def legacy_unreadable(db: Database) -> str | None:
+    """Notion's 2022-06-28 message for a database that version cannot read, None if it can."""
+    if db.linked:
+        return (f"Database with ID {db.id} is a linked database. Database retrievals do not "
+                "support linked databases.")
+    if len(db.data_sources) > 1:
+        return _MULTI_SOURCE_MESSAGE
+    if not db.data_sources[0].shared:
+        return (f"Database with ID {db.id} does not contain any data sources accessible by this "
+                "API bot.")
+    return None
+
+
+def data_source_object(ds: DataSource, db: Database,
+                       version: str = DATA_SOURCES_VERSION) -> dict[str, Any]:
+    """The data source as `GET /v1/data_sources/{id}` returns it (2025-09-03 and later)."""
     body = _container("data_source", ds.id, ds.name, ds.created_time, ds.last_edited_time)
     body["icon"] = {"type": "emoji", "emoji": db.icon}
     body["parent"] = {"type": "database_id", "database_id": db.id}
     body["database_parent"] = {"type": "page_id", "page_id": WORKSPACE_PAGE_ID}
     body["properties"] = schema(ds, DATA_SOURCES_VERSION)
-    return body
+    return trash_fields(body, version)
 
 
 def schema(ds: DataSource, version: str) -> dict[str, Any]:
     """The property objects; relations name a data source only under 2025-09-03."""
-    if version == DATA_SOURCES_VERSION:
+    if versions.has_data_sources(version):
         return {name: dict(prop) for name, prop in ds.properties.items()}
     legacy = {}
     for name, prop in ds.properties.items():
@@ -126,14 +163,14 @@ def schema(ds: DataSource, version: str) -> dict[str, Any]:
 
 def page_object(page: Page, ds: DataSource, version: str) -> dict[str, Any]:
     """A page (a data source row) with typed property values."""
-    if version == DATA_SOURCES_VERSION:
+    if versions.has_data_sources(version):
         parent = {"type": "data_source_id", "data_source_id": ds.id,
                   "database_id": page.database_id}
     else:
         parent = {"type": "database_id", "database_id": page.database_id}
     title = next((v for n, v in page.values.items()
                   if ds.properties.get(n, {}).get("type") == "title"), "")
-    return {
+    return trash_fields({
         "object": "page",
         "id": page.id,
         "created_time": page.created_time,
@@ -151,7 +188,7 @@ def page_object(page: Page, ds: DataSource, version: str) -> dict[str, Any]:
         },
         "url": notion_url(title, page.id),
         "public_url": None,
-    }
+    }, version)
 
 
 def property_value(prop: dict[str, Any], value: Any, page: Page) -> dict[str, Any]:
@@ -187,15 +224,29 @@ _VALUE_RENDERERS = {
     "relation": lambda prop, value, page: [{"id": v} for v in value or []],
     "created_time": lambda prop, value, page: page.created_time,
     "last_edited_time": lambda prop, value, page: page.last_edited_time,
+    "created_by": lambda prop, value, page: person(page.created_by),
+    "last_edited_by": lambda prop, value, page: person(page.created_by),
+    **COMPUTED_RENDERERS,
 }
 """Property type -> how a raw stored value is shown in a page's `properties`."""
 
 SUPPORTED_TYPES = frozenset(_VALUE_RENDERERS)
 
 
+INCOMPLETE = {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
+"""`request_status` of a query that reached Notion's per-query result limit."""
+
+
 def list_object(results: list[dict[str, Any]], next_cursor: str | None,
-                 version: str) -> dict[str, Any]:
-    """A paginated list response (`object: list`), typed as Notion types query results."""
-    list_type = "page_or_data_source" if version == DATA_SOURCES_VERSION else "page_or_database"
-    return {"object": "list", "results": results, "next_cursor": next_cursor,
-            "has_more": next_cursor is not None, "type": list_type, list_type: {}}
+                version: str, incomplete: bool = False) -> dict[str, Any]:
+    """A paginated list response (`object: list`), typed as Notion types query results.
+
+    `incomplete`: the query reached Notion's result limit (`request_status` says so).
+    """
+    list_type = "page_or_data_source" if versions.has_data_sources(version) else "page_or_database"
+    listed: dict[str, Any] = {"object": "list", "results": results, "next_cursor": next_cursor,
+                              "has_more": next_cursor is not None, "type": list_type,
+                              list_type: {}}
+    if incomplete:
+        listed["request_status"] = dict(INCOMPLETE)
+    return listed

@@ -26,6 +26,10 @@ ERROR_CODES: dict[int, tuple[str, str]] = {
 
 INJECTABLE_STATUSES = (*sorted(ERROR_CODES), 502)
 
+INTEGRATION_LIMIT = "integration_rate_limit"
+WORKSPACE_LIMIT = "workspace_rate_limit"
+"""`additional_data.rate_limit_reason` of a 429: the token's own budget, or the workspace's."""
+
 _BAD_GATEWAY_HTML = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
@@ -57,19 +61,34 @@ def json_response(payload: dict[str, Any], status: int = 200,
 
 
 def notion_error(status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> Response:
-    """A Notion error object: `{"object": "error", "status", "code", "message", "request_id"}`."""
-    payload = {"object": "error", "status": status, "code": code, "message": message}
+                 headers: dict[str, str] | None = None,
+                 additional_data: dict | None = None) -> Response:
+    """A Notion error object: `{"object": "error", "status", "code", "message", "request_id"}`
+    (and `additional_data` when given, e.g. a 429's `rate_limit_reason`)."""
+    payload: dict[str, Any] = {"object": "error", "status": status, "code": code,
+                               "message": message}
+    if additional_data is not None:
+        payload["additional_data"] = additional_data
     return json_response(payload, status, headers, code)
 
 
-def injected_error(status: int, retry_after: int = 1, http_date: bool = False,
+def rate_limited(retry_after: str, reason: str) -> Response:
+    """Notion's 429: `Retry-After` (seconds or HTTP-date), `additional_data.rate_limit_reason`."""
+    return notion_error(429, *ERROR_CODES[429], headers={"Retry-After": retry_after},
+                        additional_data={"rate_limit_reason": reason})
+
+
+def injected_error(status: int, retry_after: int | None = 1, http_date: bool = False,
                    now: float | None = None) -> Response:
-    """The answer for an injected fault with `status` (one of `INJECTABLE_STATUSES`)."""
+    """The answer for an injected fault with `status` (one of `INJECTABLE_STATUSES`): a 429
+    always has a `Retry-After` (default 1 s), any other JSON error when `retry_after` is set."""
     if status == 502:
         return bad_gateway()
     code, message = ERROR_CODES[status]
-    if status != 429:
+    if status == 429:
+        seconds = 1 if retry_after is None else retry_after
+        return rate_limited(retry_after_value(seconds, http_date, now), INTEGRATION_LIMIT)
+    if retry_after is None:
         return notion_error(status, code, message)
     headers = {"Retry-After": retry_after_value(retry_after, http_date, now)}
     return notion_error(status, code, message, headers)

@@ -16,6 +16,7 @@ from typing import Any
 from opsd.sandbox.api import NotionApi, Request, SandboxError
 from opsd.sandbox.faults import ErrorMode
 from opsd.sandbox.responses import Response
+from opsd.sandbox.statuspage import SUMMARY_PATH, StatusPage
 
 ADMIN_PREFIX = "/__sandbox/"
 _MAX_BODY = 1 << 20
@@ -36,6 +37,7 @@ class Sandbox:
         self.port = port
         self.api = NotionApi(rate=rate, burst=burst, extra_databases=extra_databases,
                              today=today, clock=clock, wall_clock=wall_clock)
+        self.status_page = StatusPage(wall_clock)
         self._release = threading.Condition()
         self._hanging = False
         self._hung_requests = 0
@@ -94,13 +96,19 @@ class Sandbox:
         self.api.set_latency(seconds, path)
 
     def fail(self, status: int = 503, count: int | None = None, path: str | None = None,
-             fraction: float | None = None) -> None:
+             fraction: float | None = None, retry_after: int | None = None,
+             html: bool | None = None, code: str | None = None) -> None:
         """Answer `status` to the next `count` requests (None: all, until reset).
 
         `path` limits it to paths starting with that prefix; `fraction` fails only that share
         of matching requests (deterministically). 502 answers HTML, as a gateway does.
+        `retry_after` adds that header (e.g. 529 with Retry-After 20). `html=True`: the page a
+        CDN or proxy sends instead of Notion (403 Cloudflare "Attention Required", 404 nginx,
+        5xx); `html=False` makes 502 Notion's JSON `bad_gateway`; `code` picks Notion's code
+        where a status has several (503 `database_connection_unavailable`).
         """
-        self.api.add_error(ErrorMode(status, count, fraction, path))
+        self.api.add_error(ErrorMode(status, count, fraction, path, retry_after,
+                                     html=html, code=code))
 
     def rate_limit_burst(self, count: int = 3, retry_after: int = 1,
                          http_date: bool = False) -> None:
@@ -110,6 +118,17 @@ class Sandbox:
     def set_rate(self, rate: float = 3.0, burst: int = 10, http_date: bool = False) -> None:
         """Token bucket per token: `rate` requests/s, `burst` at once; then 429."""
         self.api.set_rate(rate, burst, http_date)
+
+    def rate_window(self, limit: int = 180, window: float = 60.0,
+                    http_date: bool = False) -> None:
+        """Budget per token as Notion counts it: `limit` requests per `window`-second window,
+        then 429 with Retry-After = the rest of the window, reason integration_rate_limit."""
+        self.api.set_rate_window(limit, window, http_date)
+
+    def workspace_limit(self, seconds: float = 90.0) -> None:
+        """The workspace-wide limit: every token gets 429 for `seconds` (Retry-After > 60 s
+        possible), reason workspace_rate_limit."""
+        self.api.limit_workspace(seconds)
 
     def hang(self, on: bool = True) -> None:
         """While on, requests are accepted and not answered (until hang(False)/reset/stop)."""
@@ -133,6 +152,29 @@ class Sandbox:
         """Undo `unshare`."""
         self.api.set_shared(database, True)
 
+    def make_linked(self, database: str, linked: bool = True) -> None:
+        """The database becomes a linked database (a view of another one); False undoes it.
+
+        2025-09-03 lists `data_sources: []`; 2022-06-28 answers "... is a linked database".
+        """
+        self.api.set_linked(database, linked)
+
+    def add_data_source(self, database: str, name: str) -> None:
+        """A second (third...) data source appears under the database, as a Notion user adds one."""
+        self.api.add_data_source(database, name)
+
+    def unshare_data_source(self, source: str) -> None:
+        """A data source (by name or id; a database: all its sources) is no longer shared.
+
+        Its database still lists it, its GET and query answer 404; under 2022-06-28 the
+        database answers "does not contain any data sources accessible by this API bot".
+        """
+        self.api.set_source_shared(source, False)
+
+    def share_data_source(self, source: str) -> None:
+        """Undo `unshare_data_source`."""
+        self.api.set_source_shared(source, True)
+
     def drop_property(self, database: str, prop: str) -> None:
         """Delete a property from a database's data source(s) (by name or id)."""
         self.api.drop_property(database, prop)
@@ -141,10 +183,38 @@ class Sandbox:
         """Change a property's type, e.g. Severity from select to rich_text."""
         self.api.retype_property(database, prop, new_type)
 
+    def rename_property(self, database: str, prop: str, new_name: str) -> None:
+        """Rename a property in Notion: the same property id under a new name."""
+        self.api.rename_property(database, prop, new_name)
+
+    def remove_option(self, database: str, prop: str, option: str) -> None:
+        """Delete a select/status option from the schema and from every page."""
+        self.api.remove_option(database, prop, option)
+
+    def incomplete_after(self, count: int) -> None:
+        """Queries stop after `count` results with `request_status` incomplete (Notion: 10,000)."""
+        if count < 1:
+            raise SandboxError("the result limit must be at least 1")
+        self.api.result_limit = count  # one attribute: read once per query
+
+    def open_incident(self, name: str, impact: str = "major", status: str = "investigating",
+                      components: list[str] | None = None) -> None:
+        """Notion's status page (`/api/v2/summary.json`) reports an incident."""
+        self.status_page.open_incident(name, impact, status, components)
+
+    def resolve_incident(self, name: str | None = None) -> None:
+        """The status page's incident `name` (default: every one) is resolved."""
+        self.status_page.resolve_incident(name)
+
+    def set_component(self, name: str, status: str) -> None:
+        """A status page component (API, Web app, …) changes status."""
+        self.status_page.set_component(name, status)
+
     def reset(self) -> None:
         """Everything back to the start: workspace, tokens, rate, faults, stats; hangs end."""
         self.hang(False)
         self.api.reset()
+        self.status_page.reset()
 
     def stats(self) -> dict[str, Any]:
         """Counts by endpoint template and status, 429s sent, rate settings, active faults."""
@@ -199,8 +269,20 @@ _ADMIN_ACTIONS: dict[str, Callable[..., None]] = {
     "add_token": Sandbox.add_token,
     "unshare": Sandbox.unshare,
     "share": Sandbox.share,
+    "make_linked": Sandbox.make_linked,
+    "add_data_source": Sandbox.add_data_source,
+    "unshare_data_source": Sandbox.unshare_data_source,
+    "share_data_source": Sandbox.share_data_source,
     "drop_property": Sandbox.drop_property,
     "retype_property": Sandbox.retype_property,
+    "rename_property": Sandbox.rename_property,
+    "remove_option": Sandbox.remove_option,
+    "incomplete_after": Sandbox.incomplete_after,
+    "open_incident": Sandbox.open_incident,
+    "resolve_incident": Sandbox.resolve_incident,
+    "set_component": Sandbox.set_component,
+    "rate_window": Sandbox.rate_window,
+    "workspace_limit": Sandbox.workspace_limit,
     "reset": Sandbox.reset,
 }
 """Admin action name -> the Sandbox method it calls with the JSON body as keyword arguments."""
@@ -276,6 +358,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if path.startswith(ADMIN_PREFIX):
             self._serve_admin(path[len(ADMIN_PREFIX):], body)
+            return
+        if path == SUMMARY_PATH and self.command == "GET":  # Notion's status page, not the API
+            self._send_json(200, sandbox.status_page.summary(sandbox.url))
             return
         if not sandbox.wait_while_hanging() or not sandbox.sleep(sandbox.api.delay_for(path)):
             self.close_connection = True

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsd.sandbox.properties import COMPUTED_TYPES, notion_property_id, schema_config
+from opsd.sandbox.properties import VALUE_MAKERS as COMPUTED_VALUES
+
 WORKSPACE_NAME = "AgSense ERP (CARD MRI Pilot)"
 _NAMESPACE = uuid.UUID("7f3c1a52-0d4e-4b8e-9a51-6f0e2c3d4b10")
 _SEED = 20250903
@@ -89,6 +92,7 @@ class DataSource:
     last_edited_time: str
     properties: dict[str, dict[str, Any]]
     pages: list[Page] = field(default_factory=list)
+    shared: bool = True  # False: listed under its database, but GET and query answer 404
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Database:
     last_edited_time: str
     data_sources: list[DataSource]
     shared: bool = True
+    linked: bool = False  # a linked database: a view of another database's data source
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,14 @@ WORKSPACE_SPEC: tuple[DatabaseSpec, ...] = (
             _P("Code Repository", "url"),
             _P("Performance Metrics", "rich_text"),
             _P("Lessons Learned", "rich_text"),
+            # The types Notion computes or that hold no data (opsd.sandbox.properties).
+            _P("Environments Live", "formula"),
+            _P("Bottleneck Count", "rollup"),
+            _P("Fix ID", "unique_id"),
+            _P("Mark Deployed", "button"),
+            _P("Site", "place"),
+            _P("Created By", "created_by"),
+            _P("Last Edited By", "last_edited_by"),
         ),
         40,
         ("Multi-Instance Deployment", "Async Notion Client", "Redis Response Cache",
@@ -260,6 +273,11 @@ def generated_spec(index: int) -> DatabaseSpec:
     return DatabaseSpec(name, "📦", (SourceSpec(name, _GENERATED_SOURCE, 3, ("Item",)),))
 
 
+def added_source(today: dt.date, db: Database, name: str) -> DataSource:
+    """A data source created in Notion under `db` after the start: a small generated table."""
+    return _Builder(today).source(db.id, db.name, SourceSpec(name, _GENERATED_SOURCE, 3, ("Item",)))
+
+
 def build_workspace(today: dt.date, extra_databases: int = 0) -> dict[str, Database]:
     """Fresh databases by id: the seeds' five plus `extra_databases` generated ones."""
     specs = list(WORKSPACE_SPEC) + [generated_spec(i + 1) for i in range(extra_databases)]
@@ -301,8 +319,11 @@ class _Builder:
         return DataSource(ds_id, spec.name, db_id, created, edited, properties, pages)
 
     def schema_property(self, ds_id: str, spec: PropertySpec) -> dict[str, Any]:
-        prop_id = "title" if spec.type == "title" else property_id(ds_id, spec.name)
+        prop_id = "title" if spec.type == "title" else notion_property_id(ds_id, spec.name)
         config: dict[str, Any] = {}
+        if spec.type in COMPUTED_TYPES:
+            config = schema_config(spec.type, spec.name, lambda source, name: notion_property_id(
+                self.ids_by_source_name[source][0] if source else ds_id, name))
         if spec.type in ("select", "multi_select", "status"):
             config["options"] = [
                 {"id": property_id(ds_id, spec.name, option), "name": option,
@@ -394,7 +415,7 @@ def _relation(b: _Builder, rng: random.Random, prop: PropertySpec, *_: Any) -> l
 _VALUE_MAKERS: dict[str, Callable[..., Any]] = {
     "title": _title, "rich_text": _text, "select": _select, "status": _select,
     "multi_select": _multi_select, "people": _people, "date": _date, "number": _number,
-    "url": _url, "checkbox": _checkbox, "relation": _relation,
+    "url": _url, "checkbox": _checkbox, "relation": _relation, **COMPUTED_VALUES,
 }
 
 EMPTY_VALUES: dict[str, Any] = {
@@ -403,6 +424,23 @@ EMPTY_VALUES: dict[str, Any] = {
     "email": None, "phone_number": None, "files": [],
 }
 """The value a page holds for a property of each type when nothing is set (after a retype)."""
+
+
+def retyped(old: dict[str, Any], new_type: str) -> tuple[dict[str, Any], bool]:
+    """`old` (a schema property) as `new_type`, and whether page values survive the change.
+
+    Select and status convert into each other with their options, as the Notion app does;
+    any other change starts from an empty configuration.
+    """
+    converts = {old["type"], new_type} <= {"select", "status"}
+    config: dict[str, Any] = {"options": []} if new_type in (
+        "select", "multi_select", "status") else {}
+    if converts:
+        config = {"options": [dict(o) for o in old[old["type"]].get("options", [])]}
+        if new_type == "status":
+            config["groups"] = status_groups(config["options"])
+    return {"id": old["id"], "name": old["name"], "type": new_type, "description": None,
+            new_type: config}, converts
 
 
 def _option_color(spec: PropertySpec, index: int) -> str:

@@ -33,6 +33,7 @@ CONFIGURED_TOKEN = "the configured Notion token, outside a config file"
 CONFIGURED_TOKEN_HOME = "the configured Notion token in a config file"
 LIVE = "live token leaked"
 REVOKED = "revoked token in file"
+UNVERIFIED = "not verified: Notion itself did not answer (gateway, outage or network)"
 
 
 def options_from_config(
@@ -124,7 +125,8 @@ async def verify(findings: list[Finding], probe: Probe) -> None:
         if finding.fingerprint not in verdicts:
             verdicts[finding.fingerprint] = await probe(secret)
         finding.verdict = verdicts[finding.fingerprint]
-        finding.note = {"live": LIVE, "revoked": REVOKED}.get(finding.verdict, finding.note)
+        finding.note = {"live": LIVE, "revoked": REVOKED, "unknown": UNVERIFIED}.get(
+            finding.verdict, finding.note)
         finding.severity = _severity(finding)
 
 

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from opsd.notion.tokens import LEGACY, NTN
+
 Verifier = Literal["notion"]
 
 # After a fixed-length token: the next character must not continue it.
@@ -85,11 +87,11 @@ def _assignment(lead: str, anchor: str, rest_of_word: str) -> Matcher:
 RULES: tuple[Rule, ...] = (
     Rule(
         "notion-token", "Notion integration token (ntn_, issued since September 2024)",
-        (Matcher("ntn_", r"[A-Za-z0-9]{40,56}" + _END),), entropy=3.5, verify="notion",
+        (Matcher(NTN.prefix, NTN.body + _END),), entropy=3.5, verify="notion",
     ),
     Rule(
         "notion-token-legacy", "Notion integration token (secret_, legacy format)",
-        (Matcher("cret", r"_[A-Za-z0-9]{43}" + _END, lead="se", folded=True),),
+        (Matcher("cret", "_" + LEGACY.body + _END, lead="se", folded=True),),
         entropy=3.5, verify="notion",
     ),
     Rule(

@@ -8,8 +8,10 @@ one owner thread that runs every query (`owner.StoreThread`).
 | `outbox`    | outbox                                     |
 | `silences`  | silences                                   |
 | `requests`  | notion_requests                            |
+| `limiter`   | notion_limiter (the shared request budget) |
 | `state`     | state (counter baselines, workspace name)  |
 | `secrets`   | secret_files, secret_findings              |
+| `schemas`   | notion_schemas (schema snapshots)          |
 
 No SQL lives outside this package.
 """

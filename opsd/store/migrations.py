@@ -151,6 +151,22 @@ MIGRATIONS: dict[str, list[Migration]] = {
         CREATE INDEX outbox_due ON outbox (delivered_at, abandoned_at, next_attempt_at);
         """,
     ],
+    "notion_limiter": [
+        # The request budget shared by every opsd process on this database: one row per
+        # budget (base URL + token fingerprint, never the token); times are UTC epoch seconds.
+        """
+        CREATE TABLE notion_limiter (
+            budget TEXT PRIMARY KEY,
+            tat REAL NOT NULL,
+            paused_until REAL NOT NULL DEFAULT 0,
+            retry_after REAL NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            slowed_rate REAL,
+            recovery_start REAL NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL
+        );
+        """,
+    ],
     "secrets": [
         # The incremental cache of the secret scanner and the findings it has seen. Neither
         # ever holds a secret: findings are fingerprints (sha256) and redacted previews.
@@ -177,6 +193,22 @@ MIGRATIONS: dict[str, list[Migration]] = {
             PRIMARY KEY (fingerprint, path)
         );
         CREATE INDEX secret_findings_last_seen ON secret_findings (last_seen);
+        """,
+    ],
+    "notion_schemas": [
+        # Each watched data source's schema (property ids, names, types, options): a row per
+        # schema seen, appended only when it differs from the latest (`seen_at` moves on).
+        """
+        CREATE TABLE notion_schemas (
+            id INTEGER PRIMARY KEY,
+            database_id TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            source_name TEXT NOT NULL DEFAULT '',
+            properties TEXT NOT NULL,
+            recorded_at REAL NOT NULL,
+            seen_at REAL NOT NULL
+        );
+        CREATE INDEX notion_schemas_source ON notion_schemas (database_id, source_id, recorded_at);
         """,
     ],
 }
