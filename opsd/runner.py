@@ -97,6 +97,7 @@ class Runner:
                 ))
         # A failing Notion result names the incident Notion's status page reports, if any.
         return await statuspage.annotate(finished, spec.kind, self.store, self.clock())
+
     def _finish(
         self, result: Result, spec: CheckSpec[Any], unit: str, base: Thresholds,
         started_at: float, duration: float,

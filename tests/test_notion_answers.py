@@ -268,3 +268,21 @@ def test_opsd_sandbox_names_the_gateway_faults(fault: str, error: dict) -> None:
     _apply_fault(unstarted, fault)
     [queued] = unstarted.faults["errors"]
     assert fault in FAULTS and {k: queued[k] for k in error} == error
+
+
+def test_access_groups_databases_by_cause_not_by_message() -> None:
+    from opsd.checks.notion import access_summary
+    from opsd.notion.errors import NotionError
+
+    def page(ray: str) -> NotionError:
+        return NotionError("gateway", f"a gateway answered HTTP 403 (Ray ID {ray})", status=403)
+
+    failed = {"a": page("1"), "b": page("2"),
+              "c": NotionError("not_found", "not shared", status=404)}
+    assert access_summary(4, failed, []) == (
+        "1/4 databases accessible; a, b: a gateway answered HTTP 403 (Ray ID 1); c: not shared")
+    paused = {"a": NotionError("rate_limited", "rate limited until 09:00:45", status=429),
+              "b": NotionError("no_slot", "rate limited until 09:00:45; not sent")}
+    assert access_summary(2, paused, ["a", "b"]) == (
+        "2 databases not checked; a, b: rate limited until 09:00:45")
+    assert access_summary(3, paused, ["a", "b"]).startswith("1/1 databases accessible, 2 not")

@@ -172,7 +172,7 @@ def test_no_shared_data_source_is_critical_everywhere_under_2025(sandbox: Sandbo
     assert listing.details["hint"] == NOTION_FAILURE_HINTS["no_accessible_source"]
     assert found[("notion.access", "")].details["databases"] == {"tasks": "no_accessible_source"}
     count = found[("notion.count", "tasks")]
-    assert count.status is Status.CRITICAL and count.details["problem"] == "not_found"
+    assert count.status is Status.CRITICAL and count.details["problem"] == "no_accessible_source"
 
 
 def test_no_shared_data_source_under_2022_gets_notions_error(sandbox: Sandbox) -> None:
@@ -289,3 +289,17 @@ def test_notions_data_source_texts_become_their_own_failures(message: str, kind:
     assert error.kind == kind
     assert error.hint == NOTION_FAILURE_HINTS[kind]
     assert str(error).endswith("(400 validation_error)")
+
+
+@pytest.mark.parametrize("where", [None, {"Status": "!Done"}])
+def test_count_leaves_out_an_unshared_data_source_and_says_so(
+        sandbox: Sandbox, where: dict | None) -> None:
+    sandbox.unshare_data_source("Sprint Backlog")
+    entry = {"kind": "notion.count", "database": "tasks", **({"where": where} if where else {})}
+    found = run_all(sandbox, "2025-09-03", TASKS, entries=(entry,))
+    result = found[("notion.count", "tasks")]
+    assert result.status is Status.OK
+    assert result.summary.endswith("; not counted: Sprint Backlog (not shared with the "
+                                   "integration)")
+    assert list(result.details["per_source"]) == ["Tasks"]
+    assert result.details["not_readable"] == ["Sprint Backlog"]

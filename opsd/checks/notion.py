@@ -10,7 +10,7 @@ steps go into `details.hint`. opsd only reads the workspace: it reports, it neve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opsd.checks.base import CheckSpec, NoParams, check
@@ -165,13 +165,7 @@ async def access(spec: CheckSpec[NoParams], ctx: Context) -> Result:
     unchecked = [name for name, err in failed.items() if err.kind in _RATE_LIMITED]
     checked = len(databases) - len(unchecked)
     accessible = len(databases) - len(failed)
-    summary = f"{accessible}/{checked} databases accessible"
-    if unchecked:
-        summary += f", {len(unchecked)} not checked"
-    by_cause: dict[str, list[str]] = {}
-    for name, err in failed.items():
-        by_cause.setdefault(str(err), []).append(name)
-    summary += "".join(f"; {', '.join(names)}: {cause}" for cause, names in by_cause.items())
+    summary = access_summary(len(databases), failed, unchecked)
     details: dict[str, Any] = {
         "databases": {db.name: failed[db.name].kind if db.name in failed else "ok"
                       for db in databases},
@@ -190,3 +184,19 @@ async def access(spec: CheckSpec[NoParams], ctx: Context) -> Result:
     # Nothing failed for real: what opsd could not check leaves the verdict open.
     status = Status.UNKNOWN if unchecked and accessible == checked else Status.OK
     return Result(status, summary, value=value, details=details)
+
+
+def access_summary(total: int, failed: Mapping[str, NotionError], unchecked: Sequence[str]) -> str:
+    """'3/4 databases accessible; fixes, tests: <cause>' with one cause per kind of failure, so
+    per-request details (a Cloudflare Ray ID, a pause's end) do not split a group (pure)."""
+    checked = total - len(unchecked)
+    if checked:
+        summary = f"{total - len(failed)}/{checked} databases accessible"
+        summary += f", {len(unchecked)} not checked" if unchecked else ""
+    else:
+        summary = f"{len(unchecked)} databases not checked"
+    groups: dict[tuple[str, int | None], tuple[str, list[str]]] = {}
+    for name, err in failed.items():
+        key = ("not_checked", None) if err.kind in _RATE_LIMITED else (err.kind, err.status)
+        groups.setdefault(key, (str(err), []))[1].append(name)
+    return summary + "".join(f"; {', '.join(names)}: {cause}" for cause, names in groups.values())

@@ -154,8 +154,10 @@ async def count(spec: CheckSpec[CountParams], ctx: Context) -> Result:
     try:
         sources = await svc.sources(db.id, deadline=deadline,
                                     with_schema=params.where is not None)
-        if not any(s.readable for s in sources):
+        unreadable = [s.name for s in sources if not s.readable]
+        if len(unreadable) == len(sources):
             return no_source(db, sources)
+        sources = [s for s in sources if s.readable]
         if params.data_source is not None:
             sources = [s for s in sources if s.name == params.data_source]
             if not sources:
@@ -165,10 +167,18 @@ async def count(spec: CheckSpec[CountParams], ctx: Context) -> Result:
         except WhereError as exc:
             label = source_target(db, exc.source, sources) if exc.source else db.name
             return Result(Status.UNKNOWN, f"{label}: {exc}", target=db.name,
-                          details={"where": params.where, "hint": WHERE_HINT})
-        counts = {s.name: await _count_pages(svc, s, bodies[s.name], params.max_pages,
-                                             deadline)
-                  for s in sources}
+                          details={"where": params.where, "hint": where_hint(sources)})
+        counts: dict[str, Tally] = {}
+        for source in sources:
+            try:
+                counts[source.name] = await _count_pages(
+                    svc, source, bodies[source.name], params.max_pages, deadline)
+            except NotionError as exc:
+                if exc.kind != "not_found" or len(sources) == 1:
+                    raise
+                unreadable.append(source.name)  # listed, but not shared with the integration
+        if not counts:
+            return no_source(db, [dataclasses.replace(s, readable=False) for s in sources])
     except NotionError as exc:
         return failure(exc, db.name)
     total = sum(t.pages for t in counts.values())
@@ -177,13 +187,23 @@ async def count(spec: CheckSpec[CountParams], ctx: Context) -> Result:
     summary = f"{'at least ' if capped or incomplete else ''}{total} matching pages"
     if incomplete:
         summary += " (Notion stopped the query at its result limit: request_status incomplete)"
+    if unreadable:
+        summary += f"; not counted: {', '.join(unreadable)} (not shared with the integration)"
     filters = [b.get("filter") for b in bodies.values()]
     return Result(
         Status.OK, summary, value=float(total), target=db.name,
         details={"per_source": {name: t.pages for name, t in counts.items()},
-                 "capped": capped, "incomplete": incomplete,
+                 "capped": capped, "incomplete": incomplete, "not_readable": unreadable,
                  "filter": filters[0] if len(filters) == 1 else filters},
     )
+
+
+def where_hint(sources: list[Source]) -> str:
+    """WHERE_HINT, plus how to count one data source when the database has several (pure)."""
+    if len(sources) < 2:
+        return WHERE_HINT
+    names = " or ".join(repr(s.name) for s in sources)
+    return f"{WHERE_HINT} To count one data source only, add data_source = {names} to the entry."
 
 
 def query_body(params: CountParams, source: Source, today: dt.date) -> dict[str, Any]:
