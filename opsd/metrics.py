@@ -98,6 +98,13 @@ NOTIFICATIONS = Counter(
 OUTBOX_DEPTH = Gauge(
     "opsd_outbox_depth", "Notifications waiting in the outbox for delivery", registry=REGISTRY,
 )
+NOTIFICATIONS_ABANDONED = Counter(
+    "opsd_notifications_abandoned", "Notifications given up, by reason (expired: undelivered "
+    "at alerts.outbox_max_age; permanent: a failure no retry can fix)",
+    ["reason"], registry=REGISTRY,
+)
+for _reason in ("expired", "permanent"):
+    NOTIFICATIONS_ABANDONED.labels(_reason)
 
 SCHEDULER_NEXT_RUN = Gauge(
     "opsd_playbook_next_run_timestamp_seconds", "When the scheduler will next run the playbook",
@@ -151,6 +158,11 @@ def observe_notion_budget(paused_until: float | None, rate: float) -> None:
 
 def observe_notification(delivered: bool) -> None:
     NOTIFICATIONS.labels("sent" if delivered else "failed").inc()
+
+
+def observe_abandoned(reason: str, count: int = 1) -> None:
+    """`count` notifications given up for `reason` (expired, permanent)."""
+    NOTIFICATIONS_ABANDONED.labels(reason).inc(count)
 
 
 def set_outbox_depth(depth: int) -> None:

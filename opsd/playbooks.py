@@ -19,6 +19,7 @@ samples = 5                       # any other key is a parameter of the kind
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import tomllib
 import zoneinfo
 from collections.abc import Iterator
@@ -32,13 +33,14 @@ from opsd.checks import get_kind
 from opsd.checks.base import CheckSpec, Params
 from opsd.config import Settings, format_location, friendly_message
 from opsd.config.base import Duration
-from opsd.cron import cron_trigger, previous_fire_time, validate_cron
+from opsd.cron import cron_trigger, previous_fire_time, upcoming_fire_times, validate_cron
 from opsd.errors import PlaybookError
 from opsd.units import describe_schedule
 
 _ENTRY_KEYS = {
     "name", "kind", "description", "target", "warn", "crit", "direction", "timeout",
     "failure_threshold", "success_threshold", "repeat_interval",
+    "depends_on", "flapping",
 }
 
 
@@ -87,6 +89,20 @@ class Playbook(BaseModel):
             return None
         now = now or dt.datetime.now(zoneinfo.ZoneInfo(timezone))
         return trigger.get_next_fire_time(None, now)
+
+    def run_interval(self, timezone: str, now: float) -> float | None:
+        """The shortest time in seconds between two scheduled runs after `now` (None: on
+        demand, or fewer than two runs in the coming year)."""
+        if self.every:
+            return float(self.every)
+        if not self.schedule:
+            return None
+        start = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(timezone))
+        fires = upcoming_fire_times(self.schedule, timezone, start, days=400)
+        # Timestamps, not datetime arithmetic: that is wall-clock time within one zone.
+        times = [fire.timestamp() for fire in fires]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        return min(gaps) if gaps else None
 
     def previous_run(self, timezone: str, now: dt.datetime) -> dt.datetime | None:
         """The last fire time at or before `now` (None when on demand or never fired)."""

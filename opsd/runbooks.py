@@ -171,6 +171,25 @@ WHERE_HINT = (
 DEFAULT_HINT = "Run `opsd check {check}` for details and `opsd history {check}` for its trend."
 
 
+_SLOW_NOTION = (
+    "Notion answered, but slowly: check https://status.notion.so for degraded performance and "
+    "this host's network path (DNS, proxy, egress); the token and sharing are fine. If this is "
+    "the workspace's usual speed, raise the entry's warn/crit."
+)
+_SLOW = (
+    "It answered, but slowly: check the service's load and logs and the network path from "
+    "this host; if this is its usual speed, raise the entry's warn/crit."
+)
+
+
+def threshold_hint(kind: str, check: str, cause: str) -> str:
+    """The runbook for a result a threshold made non-OK: `slow` has its own, `high`/`low` the
+    kind's (its steps are about that value)."""
+    if cause == "slow":
+        return _SLOW_NOTION if kind.startswith("notion.") else _SLOW
+    return hint(kind, check)
+
+
 def hint(kind: str, check: str) -> str:
     """The runbook hint for a check kind (by kind, then family, then a generic one)."""
     if kind in HINTS:

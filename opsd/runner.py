@@ -16,6 +16,7 @@ from opsd.context import Context, Resources
 from opsd.errors import CheckError
 from opsd.notion import statuspage
 from opsd.results import Result, RunReport, Status
+from opsd.runbooks import threshold_hint
 from opsd.store import runs
 from opsd.thresholds import Thresholds
 
@@ -110,8 +111,15 @@ class Runner:
             crossed = thresholds.evaluate(result.value)
             if crossed.rank > status.rank:
                 status = crossed
-                limit = thresholds.describe(crossed, result.unit or unit)
-                summary = f"{summary} ({limit})" if summary else limit
+                shown_unit = result.unit or unit
+                crossing = thresholds.crossing(result.value, crossed, shown_unit)
+                if "hint" in details:  # the check named the cause (an unshared database)
+                    summary = f"{summary} — {crossing}" if summary else crossing
+                else:  # the crossing is the cause: it leads, and picks the runbook
+                    summary = f"{crossing} — {summary}" if summary else crossing
+                    details["hint"] = threshold_hint(
+                        spec.kind, spec.name, thresholds.cause(shown_unit)
+                    )
             details.setdefault(
                 "thresholds",
                 {"warn": thresholds.warn, "crit": thresholds.crit,

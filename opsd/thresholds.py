@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Literal
 
 from opsd.results import Status
 from opsd.units import format_value
 
 Direction = Literal["above", "below"]
+Cause = Literal["slow", "high", "low"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,14 +34,30 @@ class Thresholds:
     def _crosses(self, value: float, limit: float) -> bool:
         return value >= limit if self.direction == "above" else value <= limit
 
-    def describe(self, status: Status, unit: str = "") -> str:
-        """Which limit `status` crossed, e.g. `>= 2.00 s` (empty for OK)."""
+    def crossing(self, value: float, status: Status, unit: str = "") -> str:
+        """What `value` crossed, class first: `slow: 2.31 s ≥ 2 s (critical)` ('' for OK)."""
         limit = {Status.CRITICAL: self.crit, Status.WARNING: self.warn}.get(status)
         if limit is None:
             return ""
-        sign = ">=" if self.direction == "above" else "<="
-        return f"{sign} {format_value(limit, unit)}"
+        sign = "≥" if self.direction == "above" else "≤"
+        return (
+            f"{self.cause(unit)}: {format_value(value, unit)} {sign} "
+            f"{_trimmed(format_value(limit, unit))} ({status.value.lower()})"
+        )
+
+    def cause(self, unit: str = "") -> Cause:
+        """The class of failure a crossing means: `slow` (a duration above), `high`, `low`."""
+        if self.direction == "below":
+            return "low"
+        return "slow" if unit in ("seconds", "s") else "high"
 
     @property
     def defined(self) -> bool:
         return self.warn is not None or self.crit is not None
+
+
+def _trimmed(text: str) -> str:
+    """`2.00 s` -> `2 s`, `80.0%` -> `80%`, `1.50 s` -> `1.5 s`: a limit as people write it."""
+    return re.sub(
+        r"(\d)\.(\d*?)0+(?!\d)", lambda m: m[1] + ("." + m[2] if m[2] else ""), text, count=1
+    )

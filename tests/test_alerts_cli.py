@@ -31,12 +31,15 @@ def test_run_playbook_sends_one_message_across_runs_and_alerts_lists_it(
         run = opsd_cli("--config", config, "run-playbook", "nightly")
         assert run.code == 2, run.err
     assert len(webhook.received) == 1
-    assert webhook.received[0]["title"].startswith("[CRITICAL] retention: removed 0 runs")
+    assert webhook.received[0]["title"].startswith(
+        "[CRITICAL] retention: high: 0 ≥ 0 (critical) — removed 0 runs"
+    )
 
     listed = opsd_cli("--config", config, "alerts")
+    assert listed.code == 2  # the worst firing severity: CRITICAL
     header, row = listed.out.splitlines()
     assert header.split() == ["STATE", "SEVERITY", "ALERT", "SINCE", "NOTIFIED", "SILENCED",
-                              "SUMMARY"]
+                              "SUPPRESSED", "ACKED", "FLAPPING", "SUMMARY"]
     assert row.split()[:3] == ["FIRING", "CRITICAL", "retention"]
     [alert] = json.loads(opsd_cli("--config", config, "alerts", "--json").out)["alerts"]
     assert (alert["state"], alert["notified_severity"], alert["playbook"]) == (

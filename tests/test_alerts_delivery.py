@@ -125,14 +125,15 @@ def test_escalation_sends_again(tmp_path, webhook):
 
 def test_several_alerts_in_one_run_make_one_grouped_message(tmp_path, webhook):
     engine = engine_for(tmp_path, webhook.url)
+    # Independent checks: Notion's would be held by notion.auth (test_alert_dependencies).
     failing = [result(Status.CRITICAL, check=c, target="") for c in
-               ("notion.auth", "notion.access", "notion.schema", "notion.latency")]
+               ("app.api", "app.web", "app.cache", "app.disk")]
     engine.run(*failing, now=T0)
     [message] = webhook.received
     assert message["title"] == (
-        f"[CRITICAL] 4 alerts: notion.auth, notion.access, notion.schema, … ({_host()})"
+        f"[CRITICAL] 4 alerts: app.api, app.web, app.cache, … ({_host()})"
     )
-    for check in ("notion.auth", "notion.access", "notion.schema", "notion.latency"):
+    for check in ("app.api", "app.web", "app.cache", "app.disk"):
         assert f"### [CRITICAL] {check}" in message["message"]
 
 
@@ -203,7 +204,7 @@ def test_undelivered_messages_are_given_up_after_the_maximum_age(tmp_path, webho
     engine.retry(T0 + 2 * HOUR)
     [row] = outbox_rows(engine.store, 0)
     assert row["abandoned_at"] == T0 + 2 * HOUR
-    assert row["last_error"].startswith("gave up after 2 attempts over 1h")
+    assert row["last_error"].startswith("gave up after 1h (alerts.outbox_max_age), attempts 1")
     webhook.start()
     assert engine.retry(T0 + 3 * HOUR) == 0
     assert webhook.received == []
@@ -289,7 +290,7 @@ def test_the_runner_observer_applies_per_entry_thresholds(tmp_path, webhook):
     asyncio.run(runner.run(playbook))
     owned.close()
     assert webhook.titles() == [
-        f"[CRITICAL] retention: removed 0 runs older than 90d (>= 0) ({_host()})"
+        f"[CRITICAL] retention: high: 0 ≥ 0 (critical) — removed 0 runs older than 90d ({_host()})"
     ]
 
 

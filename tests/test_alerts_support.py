@@ -1,6 +1,7 @@
 """Real receivers for alert tests: an HTTP webhook (Apprise `json://`) and an SMTP server
 (aiosmtpd, Apprise `mailto://`), both on 127.0.0.1, recording what arrives; the tests get
-them from conftest's `webhook`, `mailbox` and `make_mailbox` fixtures.
+them from conftest's `webhook`, `mailbox` and `make_mailbox` fixtures. And `run_with_alerts`,
+which drives a playbook through the runner and its alert observer at given times.
 
 Both can be down and come back (an outage), so each reserves its port for its whole life
 (`conftest.ReservedPort`) instead of binding port 0 when it starts: the URL in the alert
@@ -9,23 +10,31 @@ config stays right, and no other test can take the port while the receiver is do
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 from conftest import ReservedPort
 
+from opsd.alerting.observer import AlertObserver
+from opsd.config import Settings
+from opsd.playbooks import Playbook
+from opsd.runner import Runner
+from opsd.store.owner import StoreThread
+
 READY_TIMEOUT = 60.0  # only bounds a hang: aiosmtpd's default (5 s) is tight on a busy machine
 
 
 class Webhook:
-    """An HTTP server collecting JSON POST bodies; `stop()` and `start()` simulate an outage."""
+    """An HTTP server collecting JSON POST bodies to /hook (any other path: 404); `stop()` and
+    `start()` simulate an outage."""
 
     def __init__(self) -> None:
         self._reserved = ReservedPort()
@@ -46,8 +55,12 @@ class Webhook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
+                posted = json.loads(self.rfile.read(length))
+                if self.path.split("?")[0] != "/hook":  # like a real webhook: 404 elsewhere
+                    self.send_response(404)
+                else:
+                    received.append(posted)
+                    self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -125,3 +138,27 @@ def running_webhook() -> Iterator[Webhook]:
         yield hook
     finally:
         hook.close()
+
+
+def run_with_alerts(settings: Settings, playbook: Playbook, times: Sequence[float],
+                    before: Callable[[int], object] = lambda step: None) -> None:
+    """Run `playbook` once at each of `times` through the runner and its alert observer, on
+    the store of `settings`; `before(step)` changes the world before each run."""
+    now = [times[0]]
+    store = StoreThread.open(settings.storage.path)
+    runner = Runner(settings, store, clock=lambda: now[0],
+                    observers=[AlertObserver(settings, store, publish=False)])
+
+    async def runs() -> None:
+        try:
+            for step, moment in enumerate(times):
+                before(step)
+                now[0] = moment
+                await runner.run(playbook)
+        finally:
+            await runner.resources.aclose()
+
+    try:
+        asyncio.run(runs())
+    finally:
+        store.close()

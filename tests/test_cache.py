@@ -136,7 +136,8 @@ def test_cli_check_prints_a_nagios_line(redis_server: RedisServer, make_config, 
     done = opsd_cli("--config", str(config), "check", "cache.hit_rate")
     assert done.code == 1, done.err
     assert done.out.strip() == (
-        "WARNING - 75.0% hit rate since the counters started (30 hits, 10 misses) (<= 80.0%)"
+        "WARNING - low: 75.0% ≤ 80% (warning) — 75.0% hit rate since the counters started "
+        "(30 hits, 10 misses)"
         " | 'cache.hit_rate_redis'=75%;80;60"
     )
     again = opsd_cli("--config", str(config), "check", "cache.hit_rate")
@@ -182,7 +183,8 @@ def test_ttl_review_over_a_month_of_samples(make_config, tmp_path: Path) -> None
     assert review["notion"].value == pytest.approx(0.7)  # the stale 99 % samples are outside
     assert review["notion"].details["samples"] == 120
     assert review["notion"].summary.startswith(
-        "70.0% hit rate over 30d (120 samples): raise the TTL from 300s to 600s"
+        "low: 70.0% ≤ 80% (warning) — 70.0% hit rate over 30d (120 samples): raise the TTL "
+        "from 300s to 600s"
     )
     assert review["notion"].details["recommended_ttl_seconds"] == 600
     assert review["pages"].status is Status.OK and review["pages"].summary.endswith("TTL fine")

@@ -63,7 +63,7 @@ def test_check_prints_nagios_line(opsd_cli, config: Path) -> None:
     result = opsd_cli("--config", str(config), "check", "retention", "--playbook", "crit")
     assert result.code == 2
     assert result.out.strip() == (
-        "CRITICAL - removed 0 runs older than 90d (>= 0) | 'retention'=0;0;0"
+        "CRITICAL - high: 0 ≥ 0 (critical) — removed 0 runs older than 90d | 'retention'=0;0;0"
     )
 
 

@@ -93,8 +93,8 @@ def test_up_down_timeout_status_body_and_json(
 
 @pytest.mark.parametrize(("takes", "status", "summary"), [
     (0.05, Status.OK, "HTTP 200"),
-    (0.12, Status.WARNING, "HTTP 200 (>= 80 ms)"),
-    (2.5, Status.CRITICAL, "HTTP 200 (>= 2.00 s)"),
+    (0.12, Status.WARNING, "slow: 120 ms ≥ 80 ms (warning) — HTTP 200"),
+    (2.5, Status.CRITICAL, "slow: 2.50 s ≥ 2 s (critical) — HTTP 200"),
 ])
 def test_latency_until_the_last_byte_is_judged_by_the_entry_thresholds(
     make_config, playbooks: Path, http_server, latency: Clock, takes: float, status: Status,

@@ -51,7 +51,9 @@ def test_prometheus_error_rate_over_intervals_and_a_restart(make_config, http_se
     assert [r.status for r in seen] == [
         Status.OK, Status.WARNING, Status.CRITICAL, Status.CRITICAL,
     ]
-    assert seen[1].summary.startswith("4.00% errors over the last 1d (40 of 1000 requests)")
+    # A threshold made it WARNING: the crossing leads, the check's own words follow.
+    assert seen[1].summary.startswith(
+        "high: 4.0% ≥ 1% (warning) — 4.00% errors over the last 1d (40 of 1000 requests)")
     assert [r.details["counter_reset"] for r in seen] == [False, False, False, True]
 
 

@@ -124,8 +124,8 @@ def test_compose_groups_several_events_into_one_message():
     assert resolved.title.startswith("[RESOLVED] http.endpoint/mcp")
 
 
-def test_backoff_doubles_up_to_an_hour():
-    assert [backoff(n) for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
+def test_backoff_doubles_up_to_the_retry_max_interval():
+    assert [backoff(n, 300) for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 300, 300]
 
 
 @APPRISE_CHILD
@@ -208,7 +208,7 @@ def test_a_row_whose_url_left_the_config_is_given_up(tmp_path):
 
 
 @APPRISE_CHILD
-def test_failures_back_off_and_one_failing_url_is_tried_once_per_pass(tmp_path):
+def test_failures_back_off_and_a_failing_head_holds_back_its_url_s_rows(tmp_path):
     settings = settings_for(tmp_path, "json://127.0.0.1:1/hook")
     store = Store.open(settings.storage.path)
     with store.transaction():
@@ -219,6 +219,7 @@ def test_failures_back_off_and_one_failing_url_is_tried_once_per_pass(tmp_path):
     assert retry_outbox(settings, store, NOW, send) == 0
     assert [r["attempts"] for r in outbox_rows(store, 0)] == [1, 0, 0]
     send.down = False
-    assert retry_outbox(settings, store, NOW + 1, send) == 2  # the first waits out its backoff
-    assert retry_outbox(settings, store, NOW + 30, send) == 1
+    assert retry_outbox(settings, store, NOW + 1, send) == 0  # the first waits out its backoff
+    assert retry_outbox(settings, store, NOW + 30, send) == 3  # then all go, in order
+    assert [r["delivered_at"] for r in outbox_rows(store, 0)] == [NOW + 30] * 3
     assert retry_outbox(settings, store, NOW + 3600, send) == 0

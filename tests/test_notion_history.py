@@ -110,7 +110,8 @@ def test_rate_limit_check_warns_past_one_percent_of_the_window() -> None:
     assert result.value == pytest.approx(40 / 3600)
     assert result.status is Status.WARNING
     assert result.summary.startswith(
-        "rate-limited 1.11% of the last 1h: 2 of 61 requests answered 429 (Retry-After 40s in all)")
+        "high: 1.1% ≥ 1% (warning) — rate-limited 1.11% of the last 1h: 2 of 61 requests "
+        "answered 429 (Retry-After 40s in all)")
 
 
 def test_error_rate_counts_failures_but_not_429s_or_token_probes() -> None:
@@ -127,7 +128,9 @@ def test_error_rate_counts_failures_but_not_429s_or_token_probes() -> None:
     assert result.value == pytest.approx(3 / 98)
     assert result.status is Status.WARNING  # seeds: warning from 1 %, critical from 5 %
     assert result.details["causes"] == {"object_not_found": 1, "timeout": 1, "non_json": 1}
-    assert result.summary.startswith("3.06% of 98 Notion requests failed in the last 1d")
+    assert result.summary.startswith(
+        "high: 3.1% ≥ 1% (warning) — 3.06% of 98 Notion requests failed in the last 1d"
+    )
 
 
 def test_error_rate_over_five_percent_is_critical_and_no_traffic_is_skipped() -> None:

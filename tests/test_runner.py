@@ -75,8 +75,8 @@ def run(runner: Runner, *entries: dict):
 
 @pytest.mark.parametrize(
     ("value", "expected", "summary"),
-    [(0.5, Status.OK, "measured"), (1.5, Status.WARNING, "measured (>= 1.00 s)"),
-     (2.0, Status.CRITICAL, "measured (>= 2.00 s)")],
+    [(0.5, Status.OK, "measured"), (1.5, Status.WARNING, "slow: 1.50 s ≥ 1 s (warning) — measured"),
+     (2.0, Status.CRITICAL, "slow: 2.00 s ≥ 2 s (critical) — measured")],
 )
 def test_default_thresholds(runner: Runner, value: float, expected: Status, summary: str) -> None:
     report = run(runner, {"kind": "test.value", "value": value})
@@ -182,5 +182,5 @@ def test_disk_check_judges_the_history_disk(runner: Runner, monkeypatch) -> None
     monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(100 * mib, 95 * mib, 5 * mib))
     (result,) = run(runner, {"kind": "maintenance.disk"}).results
     assert (result.status, result.value) == (Status.CRITICAL, 0.95)
-    assert result.summary.startswith("95% of the disk holding ")
+    assert result.summary.startswith("high: 95.0% ≥ 90% (critical) — 95% of the disk holding ")
     assert "(5 MiB free)" in result.summary

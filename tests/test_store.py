@@ -87,7 +87,9 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
         Store.open(path)
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
-        assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
+        assert conn.execute(
+            "SELECT MAX(version) FROM schema_migrations WHERE component = 'core'"
+        ).fetchone()[0] == 1
 
 
 def test_concurrent_reader_while_writing(tmp_path: Path) -> None:

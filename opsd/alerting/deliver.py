@@ -7,7 +7,11 @@ these per batch (an outbox pass, an enqueue, `opsd alerts test`) and exchanges o
 object per line over its stdin and stdout:
 
     {"parse": ["critical=json://…", …]}  ->  {"destinations": [{"url", "tags", "label", …}]}
-    {"send": "json://…", "title", "body", "notify_type", "timeout"}  ->  {"error": null | "…"}
+    {"send": "json://…", "title", "body", "notify_type", "timeout"}
+        ->  {"error": null | "…", "permanent": bool}
+
+A failure is permanent when retrying cannot help: Apprise does not understand the URL, or a
+webhook answered 400, 401, 403 or 404.
 
 The process ends when its stdin closes. Custom Apprise plugins (`@notify` functions) load
 from the paths given as arguments (`alerts.plugin_paths`). Anything printed (a console
@@ -34,6 +38,10 @@ _ENTRY = re.compile(
     r"^\s*(?:(?P<tags>[a-z0-9,_: \t-]+?)\s*=)?\s*(?P<url>[a-z0-9]{1,32}://.*)$", re.I
 )
 UNKNOWN_URL = "Apprise does not understand this URL"
+# HTTP answers that no retry will change (Apprise's webhook plugins log `error=404.`).
+_PERMANENT_HTTP = re.compile(r"\berror=(400|401|403|404)\.")
+# Query parameters that carry credentials: left out of a URL's key.
+_SECRET_PARAM = re.compile(r"pass|token|secret|key|auth", re.I)
 
 
 def entry_key(entry: str) -> str:
@@ -41,17 +49,30 @@ def entry_key(entry: str) -> str:
     return hashlib.sha256(entry.encode()).hexdigest()
 
 
+def url_key(url: str) -> str | None:
+    """A key for `url` without its credentials (user, password, secret query parameters), so
+    a rotated password keeps the URL's queue; None when Apprise cannot parse it."""
+    from apprise.utils.parse import parse_url
+
+    parts = parse_url(url)
+    if not parts:
+        return None
+    query = {k: v for k, v in sorted(parts["qsd"].items()) if not _SECRET_PARAM.search(k)}
+    identity = [parts["schema"], parts["host"], parts["port"], parts["fullpath"], query]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
+
+
 def parse_entry(entry: str) -> dict[str, Any]:
     """An `alerts.urls` entry as `Destination` fields: URL, tags, masked label, key, valid."""
     from apprise import Apprise
     from apprise.tag import AppriseTag
 
-    key = entry_key(entry)
     match = _ENTRY.match(entry)
     service = Apprise.instantiate(match["url"].strip()) if match else None
     if match is None or service is None:
-        return {"url": entry, "tags": [], "label": redact_secret(entry), "key": key,
-                "valid": False}
+        return {"url": entry, "tags": [], "label": redact_secret(entry),
+                "key": entry_key(entry), "valid": False}
+    key = url_key(match["url"].strip()) or entry_key(entry)
     tags = sorted({
         str(AppriseTag.parse(t)) for t in re.split(r"[,\s]+", match["tags"] or "") if t
     })
@@ -61,14 +82,17 @@ def parse_entry(entry: str) -> dict[str, Any]:
             "valid": True}
 
 
-def send(url: str, title: str, body: str, notify_type: str, timeout: float) -> str | None:
-    """Send one message to one URL; None on SUCCESS, else what went wrong (one line)."""
+def send(
+    url: str, title: str, body: str, notify_type: str, timeout: float
+) -> tuple[str | None, bool]:
+    """Send one message to one URL: (None, False) on SUCCESS, else (what went wrong in one
+    line, whether the failure is permanent)."""
     import apprise
 
     # A fresh service object per message: Apprise throttles repeat sends on one object.
     service = apprise.Apprise.instantiate(url)
     if service is None:
-        return UNKNOWN_URL
+        return UNKNOWN_URL, True
     sender = apprise.Apprise()
     sender.add(service)
     with sender.notify(
@@ -79,9 +103,10 @@ def send(url: str, title: str, body: str, notify_type: str, timeout: float) -> s
         timeout=timeout,
     ) as result:
         if result:
-            return None
+            return None, False
         errors = [e.message for e in result.logs() if e.level in ("ERROR", "WARNING")]
-        return f"{result.status.name}" + (f": {errors[-1]}" if errors else "")
+        permanent = any(_PERMANENT_HTTP.search(e) for e in errors)
+        return f"{result.status.name}" + (f": {errors[-1]}" if errors else ""), permanent
 
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
@@ -89,11 +114,11 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     if "parse" in request:
         return {"destinations": [parse_entry(entry) for entry in request["parse"]]}
     try:
-        error = send(request["send"], request["title"], request["body"],
-                     request["notify_type"], request["timeout"])
+        error, permanent = send(request["send"], request["title"], request["body"],
+                                request["notify_type"], request["timeout"])
     except Exception as exc:  # a plugin's bug fails this message, not the batch
-        error = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return {"error": error}
+        error, permanent = " ".join(f"{type(exc).__name__}: {exc}".split()), False
+    return {"error": error, "permanent": permanent}
 
 
 def main(plugin_paths: Sequence[str]) -> int:

@@ -9,6 +9,9 @@ de-escalation: `previous_severity` above `severity`). A silence holds messages: 
 recorded with `silenced_by`, and the announcement goes out at the first evaluation after the
 silence ends if the problem persists. The one exception is RESOLVED for an alert receivers
 were told about: it is always sent, so no receiver is left with an alert that never closes.
+An acknowledged alert (`acked_by`, set by `opsd ack`) sends no reminders; its acknowledgement
+ends when it resolves or gets worse. Timed escalation (`escalation`) adds ESCALATION events.
+A firing parent holds its children the way a silence does (`dependencies`: `suppressed_by`).
 
 Nothing here touches the store, the network or the real clock: every function takes `now`.
 """
@@ -43,6 +46,9 @@ class EventType(enum.StrEnum):
     REMINDER = "REMINDER"
     ESCALATED = "ESCALATED"
     RESOLVED = "RESOLVED"
+    ESCALATION = "ESCALATION"
+    FLAPPING = "FLAPPING"  # changing state too often: one message, then quiet (`flapping`)
+    FLAPPING_ENDED = "FLAPPING_ENDED"  # settled: `resolution` set when it settled OK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,15 +61,25 @@ class Policy:
     unknown_as: str = "WARNING"
 
     @classmethod
-    def from_config(cls, alerts: AlertsConfig, spec: CheckSpec | None = None) -> Policy:
-        """The policy of a playbook entry (`spec`), falling back to `[alerts]`."""
+    def from_config(
+        cls, alerts: AlertsConfig, spec: CheckSpec | None = None,
+        run_interval: float | None = None,
+    ) -> Policy:
+        """The policy of a playbook entry (`spec`), falling back to `[alerts]`.
+
+        `run_interval`: how often the entry runs; one that runs less often than
+        `repeat_interval` sends no reminders (each run says anew whether it still fails).
+        """
         failure = spec.failure_threshold if spec is not None else None
         success = spec.success_threshold if spec is not None else None
         repeat = spec.repeat_interval if spec is not None else None
+        repeat_interval = alerts.repeat_interval if repeat is None else repeat
+        if run_interval is not None and run_interval > repeat_interval:
+            repeat_interval = 0.0
         return cls(
             failure_threshold=failure or alerts.failure_threshold,
             success_threshold=success or alerts.success_threshold,
-            repeat_interval=alerts.repeat_interval if repeat is None else repeat,
+            repeat_interval=repeat_interval,
             unknown_as=alerts.unknown_as,
         )
 
@@ -103,6 +119,14 @@ class Alert:
     thresholds: dict[str, Any] = dataclasses.field(default_factory=dict)
     repeat_interval: float = 4 * 3600.0
     updated_at: float = 0.0
+    acked_by: str | None = None
+    acked_at: float | None = None
+    ack_comment: str = ""
+    escalated_to: str = ""
+    hint: str = ""  # the latest problem's runbook (its cause's), '' for the kind's
+    suppressed_by: str | None = None  # the firing parent holding it (`dependencies`)
+    flap_history: str = ""  # the last results' states, one letter each (`flapping`)
+    flapping: bool = False
 
     @property
     def label(self) -> str:
@@ -130,10 +154,16 @@ class AlertEvent:
     resolution: str = ""
     silenced_by: str | None = None
     id: int | None = None
+    acked_by: str | None = None
+    acked_at: float | None = None
+    escalated_to: str = ""
+    hint: str = ""
+    suppressed_by: str | None = None
+    holding: str = ""  # the children this (parent's) alert holds, as "label, label"
 
     @property
     def deliver(self) -> bool:
-        return self.silenced_by is None
+        return self.silenced_by is None and self.suppressed_by is None
 
     @property
     def label(self) -> str:
@@ -155,7 +185,8 @@ def evaluate(
     )
     if severity is Status.OK:
         return _on_ok(alert, result, now, policy, silenced_by)
-    return _on_problem(alert, result, severity, now, policy, silenced_by)
+    outcome = _on_problem(alert, result, severity, now, policy, silenced_by)
+    return _end_ack_if_worse(alert, *outcome)
 
 
 def tick(
@@ -185,6 +216,7 @@ def _on_problem(
         unit=result.unit,
         summary=result.summary,
         thresholds=dict(result.details.get("thresholds") or {}),
+        hint=str(result.details.get("hint") or ""),
     )
     if alert.phase is Phase.FIRING:
         return _announce(alert, now, silenced_by)
@@ -192,6 +224,15 @@ def _on_problem(
         firing = dataclasses.replace(alert, phase=Phase.FIRING, fired_at=now)
         return _announce(firing, now, silenced_by)
     return dataclasses.replace(alert, phase=Phase.PENDING), []
+
+
+def _end_ack_if_worse(
+    before: Alert, after: Alert, events: list[AlertEvent]
+) -> tuple[Alert, list[AlertEvent]]:
+    """An acknowledgement covers the alert as it was: it ends when the alert gets worse."""
+    if after.acked_at is None or _rank(after.severity) <= _rank(before.severity):
+        return after, events
+    return dataclasses.replace(after, acked_by=None, acked_at=None, ack_comment=""), events
 
 
 def _on_ok(
@@ -248,6 +289,7 @@ def _due_announcement(alert: Alert, now: float) -> EventType | None:
         alert.repeat_interval > 0
         and alert.notified_at is not None
         and now - alert.notified_at >= alert.repeat_interval
+        and alert.acked_at is None  # the acknowledger knows: no reminders
     ):
         return EventType.REMINDER
     return None
@@ -286,6 +328,10 @@ def _event(
         previous_severity=previous,
         resolution=resolution,
         silenced_by=silenced_by,
+        acked_by=alert.acked_by,
+        acked_at=alert.acked_at,
+        escalated_to=alert.escalated_to,
+        hint=alert.hint,
     )
 
 

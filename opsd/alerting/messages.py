@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from opsd.alerting.engine import AlertEvent, EventType
+from opsd.alerting.escalation import escalated_tags
 from opsd.durations import format_duration
 from opsd.results import Status
 from opsd.runbooks import hint
@@ -50,8 +51,12 @@ class Origin:
 
 
 def routing_tags(event: AlertEvent) -> set[str]:
-    """The Apprise tags a message about `event` goes to (`critical`, `warning`)."""
-    return {event.severity.value.lower()}
+    """The Apprise tags a message about `event` goes to (`critical`, `warning`), and the
+    `[[alerts.escalations]]` tags it was escalated to (only those for an ESCALATION)."""
+    escalated = set(escalated_tags(event.escalated_to))
+    if event.type is EventType.ESCALATION:
+        return escalated
+    return {event.severity.value.lower()} | escalated
 
 
 def compose(events: Sequence[AlertEvent], origin: Origin, *, group: bool) -> list[Message]:
@@ -74,11 +79,22 @@ def body(event: AlertEvent, origin: Origin) -> str:
     """Markdown: what, value vs threshold, since when, playbook, host, runbook hint."""
     tz = zoneinfo.ZoneInfo(origin.timezone)
     lasted = format_duration(max(0.0, event.at - event.since))
-    if event.type is EventType.RESOLVED:
+    if event.type is EventType.FLAPPING_ENDED and _closes(event):
+        lines = [
+            f"**{event.label}** stopped flapping and settled OK (was {event.severity.value}): "
+            f"{event.resolution}",
+        ]
+    elif event.type is EventType.RESOLVED:
         lines = [
             f"**{event.label}** is OK again after {lasted} (was {event.severity.value}): "
             f"{event.resolution or 'check passed'}",
             f"- Problem was: {event.summary}",
+        ]
+    elif event.type is EventType.FLAPPING:
+        lines = [
+            f"**{event.label}** is flapping: {event.summary}",
+            f"- Since: {format_time(event.since, tz)} (for {lasted})",
+            "- No more messages about it until it settles; one message will say in which state.",
         ]
     else:
         lines = [f"**{event.label}** is {event.severity.value}: {event.summary}"]
@@ -88,17 +104,29 @@ def body(event: AlertEvent, origin: Origin) -> str:
         note = _change_note(event)
         if note:
             lines.append(f"- {note}")
+        if event.holding:
+            lines.append(f"- Holding: {event.holding} (held until this alert resolves)")
+    if event.acked_by and event.acked_at is not None:
+        lines.append(f"- Acknowledged by {event.acked_by} at {format_time(event.acked_at, tz)}")
     lines += [
         f"- Playbook: {event.playbook or '-'}",
         f"- Host: {origin.host}" + (f" (workspace {origin.workspace})" if origin.workspace else ""),
     ]
-    if event.type is not EventType.RESOLVED:
-        lines.append(f"- Runbook: {hint(event.kind, event.check)}")
+    if not _closes(event):
+        # The cause's runbook (a 503, a revoked token, a slow answer) before the kind's.
+        lines.append(f"- Runbook: {event.hint or hint(event.kind, event.check)}")
     return "\n".join(lines)
 
 
+def _closes(event: AlertEvent) -> bool:
+    """A RESOLVED, or the end of flapping in OK (`flapping`)."""
+    return event.type is EventType.RESOLVED or (
+        event.type is EventType.FLAPPING_ENDED and bool(event.resolution)
+    )
+
+
 def _grouped(events: Sequence[AlertEvent], origin: Origin) -> Message:
-    open_events = [e for e in events if e.type is not EventType.RESOLVED]
+    open_events = [e for e in events if not _closes(e)]
     head = (
         f"[{max((e.severity for e in open_events), key=lambda s: s.rank).value}]"
         if open_events else "[RESOLVED]"
@@ -120,6 +148,11 @@ def _tag(event: AlertEvent) -> str:
         EventType.REMINDER: f"[{severity}] Reminder:",
         EventType.ESCALATED: f"[{severity}] Escalated:",
         EventType.RESOLVED: "[RESOLVED]",
+        EventType.ESCALATION: f"[{severity}] Unacknowledged:",
+        EventType.FLAPPING: f"[{severity}] Flapping:",
+        EventType.FLAPPING_ENDED: (
+            "[RESOLVED] Stopped flapping:" if _closes(event) else f"[{severity}] Stopped flapping:"
+        ),
     }[event.type]
 
 
@@ -127,6 +160,11 @@ def _change_note(event: AlertEvent) -> str:
     previous = event.previous_severity.value if event.previous_severity else None
     if event.type is EventType.ESCALATED:
         return f"Escalated from {previous}."
+    if event.type is EventType.ESCALATION:
+        lasted = format_duration(max(0.0, event.at - event.since))
+        return f"Not acknowledged after {lasted}: escalated to {event.escalated_to}."
+    if event.type is EventType.FLAPPING_ENDED:
+        return f"Stopped flapping: settled {event.severity.value}."
     if event.type is EventType.REMINDER:
         still = f"Still firing after {format_duration(max(0.0, event.at - event.since))}."
         if previous:
@@ -148,7 +186,7 @@ def _value_vs_threshold(event: AlertEvent) -> str:
 
 
 def _notify_type(events: Sequence[AlertEvent]) -> str:
-    open_events = [e for e in events if e.type is not EventType.RESOLVED]
+    open_events = [e for e in events if not _closes(e)]
     if not open_events:
         return "success"
     worst = max((e.severity for e in open_events), key=lambda s: s.rank)

@@ -2,16 +2,21 @@
 
 Every message is written to the `outbox` table before anything is sent, one row per
 destination URL, so a partial delivery (chat down, mail up) re-sends only to the URLs that
-failed. A row is retried with exponential backoff until `alerts.outbox_max_age`, by the
-daemon's timer (`retry_outbox`) and by every CLI command that records a run.
+failed. A URL's oldest waiting row is retried with exponential backoff (capped by
+`alerts.retry_max_interval`) until `alerts.outbox_max_age`, by the daemon's timer and by every
+CLI command that records a run (`drain`); the rows behind it follow as soon as it goes
+through, so each receiver reads its messages in order. A row whose alerts have all resolved
+since is dropped for their RESOLVED; a permanent failure (`PermanentFailure`) is given up at
+once. Every message ends with its outbox id, by which a receiver can drop a duplicate.
 
 Delivery is at-least-once: a row is marked delivered in its own transaction right after
 Apprise reports SUCCESS, so the only duplicate possible is a crash between those two steps
 (the row's claim then expires and it is sent again). Claims also keep two processes (the
 daemon and a CLI command) from sending the same row at once.
 
-URLs carry passwords and tokens: rows store a hash of the configured entry and Apprise's
-privacy-masked form, never the URL; the URL itself is looked up in the config at send time.
+URLs carry passwords and tokens: rows store a hash of the URL without its credentials (a
+rotated password keeps the queue) and Apprise's privacy-masked form, never the URL; the URL
+itself is looked up in the config at send time.
 
 Apprise itself runs in a short-lived child process (`opsd.alerting.deliver`), one per batch:
 it would add 26 MB to the daemon for good. Messages are composed in `opsd.alerting.messages`.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import select
 import subprocess
 import sys
@@ -30,19 +36,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsd.alerting.deliver import UNKNOWN_URL
-from opsd.alerting.engine import AlertEvent
+from opsd.alerting.engine import AlertEvent, EventType
 from opsd.alerting.messages import Message, Origin, compose, routing_tags
 from opsd.config import Settings
 from opsd.durations import format_duration
 from opsd.errors import OpsdError
+from opsd.logs import event
 from opsd.store import Store, outbox
 from opsd.store.outbox import OutboxRow
 
 if TYPE_CHECKING:
     from opsd.store import StoreAccess
 
+log = logging.getLogger(__name__)
+
 BACKOFF_BASE = 30.0
-BACKOFF_CAP = 3600.0
 # Tags on a URL that receive every message, as in Apprise.
 _MATCH_EVERYTHING = frozenset({"all", "always"})
 # Seconds the delivery child may take to start and parse the URLs; a send gets its timeout
@@ -65,10 +73,30 @@ class Destination:
         """Untagged URLs get everything; tagged ones what carries one of their tags."""
         return not self.tags or bool(self.tags & (tags | _MATCH_EVERYTHING))
 
+    def receives_event(self, event: AlertEvent) -> bool:
+        """`receives` the event's routing tags; an ESCALATION only where a URL has its tag."""
+        if event.type is EventType.ESCALATION:
+            return bool(self.tags & routing_tags(event))
+        return self.receives(routing_tags(event))
+
+
+
+class PermanentFailure(str):
+    """Why a message was not delivered, when retrying cannot help (an unknown URL scheme, a
+    webhook answering 400/401/403/404): the row is given up at once."""
 
 
 Send = Callable[[Destination, Message, float], str | None]
-"""(destination, message, timeout) -> None when delivered, else the reason it was not."""
+"""(destination, message, timeout) -> None when delivered, else the reason it was not (a
+`PermanentFailure` when no retry can fix it)."""
+
+
+@dataclasses.dataclass
+class Drained:
+    """What one outbox pass did: rows delivered, and the permanent failures by URL label."""
+
+    delivered: int = 0
+    permanent: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 # --- destinations and sending: Apprise in a child process -----------------------------------
@@ -117,13 +145,15 @@ class AppriseWorker:
     def send(self, destination: Destination, message: Message, timeout: float) -> str | None:
         """A `Send`: None on SUCCESS, else what went wrong."""
         if not destination.valid:
-            return UNKNOWN_URL
+            return PermanentFailure(UNKNOWN_URL)
         request = {"send": destination.url, "title": message.title, "body": message.body,
                    "notify_type": message.notify_type, "timeout": timeout}
         try:
-            return self._ask(request, timeout + ANSWER_MARGIN)["error"]
+            reply = self._ask(request, timeout + ANSWER_MARGIN)
         except WorkerError as exc:
             return str(exc)
+        error: str | None = reply["error"]
+        return PermanentFailure(error) if error and reply.get("permanent") else error
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -173,9 +203,10 @@ def apprise_send(destination: Destination, message: Message, timeout: float) -> 
         return worker.send(destination, message, timeout)
 
 
-def backoff(attempts: int) -> float:
-    """Seconds before the next try after `attempts` failures: 30 s, 1 m, 2 m ... capped at 1 h."""
-    return min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_CAP)
+def backoff(attempts: int, cap: float) -> float:
+    """Seconds before the next try after `attempts` failures: 30 s, 1 m, 2 m ... capped at
+    `cap` (`alerts.retry_max_interval`)."""
+    return min(BACKOFF_BASE * 2 ** max(0, attempts - 1), cap)
 
 
 
@@ -193,7 +224,7 @@ def outbox_rows_for(
     deliverable = [e for e in events if e.deliver]
     rows = []
     for destination in destinations:
-        routed = [e for e in deliverable if destination.receives(routing_tags(e))]
+        routed = [e for e in deliverable if destination.receives_event(e)]
         for message in compose(routed, origin, group=settings.alerts.group):
             rows.append(OutboxRow(
                 destination.key, destination.label, message.notify_type,
@@ -224,23 +255,40 @@ def enqueue(
 def retry_outbox(
     settings: Settings, store: StoreAccess, now: float, send: Send | None = None
 ) -> int:
-    """Send every due outbox row once; returns how many were delivered.
+    """Send every due outbox row once; returns how many were delivered (see `drain`)."""
+    return drain(settings, store, now, send).delivered
+
+
+def drain(
+    settings: Settings, store: StoreAccess, now: float, send: Send | None = None
+) -> Drained:
+    """Give up rows older than `alerts.outbox_max_age`, then send every due row once.
 
     Blocks while it sends: the daemon runs it in a worker thread, whose database work goes to
     the store's owner thread. `send` defaults to Apprise in one child process for the whole
     pass (none if nothing is due); every CLI command that records a run calls it too.
     """
+    max_age = format_duration(settings.alerts.outbox_max_age)
+    expired = store.run(outbox.expire, now, settings.alerts.outbox_max_age,
+                        f"gave up after {max_age} (alerts.outbox_max_age)")
+    for label, count in expired.items():
+        event(log, "notifications lost: undelivered at alerts.outbox_max_age",
+              level=logging.ERROR, url=label, count=count, max_age=max_age)
+    if expired:
+        from opsd import metrics
+
+        metrics.observe_abandoned("expired", sum(expired.values()))
     with AppriseWorker(settings.alerts.plugin_paths) as worker:
         return _send_due(settings, store, now, worker, send or worker.send)
 
 
 def _send_due(
     settings: Settings, store: StoreAccess, now: float, worker: AppriseWorker, send: Send
-) -> int:
+) -> Drained:
     by_key: dict[str, Destination] | None = None  # parsed on first use
     timeout = settings.alerts.timeout
     failed_keys: set[str] = set()
-    delivered = 0
+    drained = Drained()
     while (row := store.run(outbox.claim_next, now, timeout + 60.0, failed_keys)) is not None:
         if by_key is None:
             # prometheus_client too loads only when there is something to send.
@@ -251,31 +299,51 @@ def _send_due(
         if destination is None:
             store.run(outbox.give_up, row["id"], now, "URL no longer in alerts.urls")
             continue
-        message = Message(row["title"], row["body"], row["notify_type"])
-        error = send(destination, message, timeout)
+        if store.run(outbox.superseded, json.loads(row["event_ids"])):
+            event(log, "notification dropped: its alert has resolved since", id=row["id"],
+                  url=row["url_label"], title=row["title"])
+            store.run(outbox.give_up, row["id"], now, "dropped: its alert has resolved since")
+            continue
+        lost = store.run(outbox.unreported_losses, row["url_key"])
+        error = send(destination, _as_sent(row, len(lost), settings), timeout)
         metrics.observe_notification(error is None)
         if error is None:
             store.run(outbox.mark_delivered, row["id"], now)
-            delivered += 1
+            if lost:
+                store.run(outbox.mark_reported, lost)
+            drained.delivered += 1
             continue
-        # One failure per URL per pass: the rest of its rows wait for the next pass.
+        if isinstance(error, PermanentFailure):
+            error = settings.redact(error)
+            event(log, "notification failed permanently", level=logging.ERROR,
+                  id=row["id"], url=row["url_label"], error=error)
+            store.run(outbox.give_up, row["id"], now, f"permanent failure: {error}",
+                      row["attempts"] + 1)
+            metrics.observe_abandoned("permanent")
+            drained.permanent[row["url_label"]] = error
+            continue
+        # One failure per URL per pass: the rest of its rows wait behind it.
         failed_keys.add(row["url_key"])
-        _failed(store, row, now, settings.redact(error), settings.alerts.outbox_max_age)
+        attempts = row["attempts"] + 1
+        store.run(outbox.mark_failed, row["id"], attempts=attempts,
+                  error=settings.redact(error),
+                  next_attempt_at=now + backoff(attempts, settings.alerts.retry_max_interval))
     if by_key is not None:
         metrics.set_outbox_depth(store.run(outbox.outbox_depth))
-    return delivered
+    return drained
 
 
-def _failed(
-    store: StoreAccess, row: dict[str, Any], now: float, error: str, max_age: float
-) -> None:
-    attempts = row["attempts"] + 1
-    if now - row["created_at"] >= max_age:
-        error = f"gave up after {attempts} attempts over {format_duration(max_age)}: {error}"
-        store.run(outbox.give_up, row["id"], now, error, attempts)
-    else:
-        store.run(outbox.mark_failed, row["id"], attempts=attempts, error=error,
-                  next_attempt_at=now + backoff(attempts))
+def _as_sent(row: dict[str, Any], lost: int, settings: Settings) -> Message:
+    """A row's message as its receiver gets it: a note on messages lost before it, and its
+    outbox id, by which a receiver can drop a duplicate."""
+    notes = []
+    if lost:
+        notes.append(f"_{lost} earlier message{'s' if lost > 1 else ''} to this receiver "
+                     f"{'were' if lost > 1 else 'was'} lost: undelivered after "
+                     f"{format_duration(settings.alerts.outbox_max_age)}._")
+    notes.append(f"opsd message id {row['id']}")
+    return Message(row["title"], row["body"] + "\n\n" + "\n\n".join(notes),
+                   row["notify_type"])
 
 
 def send_test(

@@ -13,10 +13,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from opsd.alerting.engine import Alert, AlertEvent, Phase, Policy, evaluate, tick
+from opsd.alerting.dependencies import Holds, parents_first
+from opsd.alerting.engine import Alert, AlertEvent, Phase, Policy
+from opsd.alerting.escalation import escalate
+from opsd.alerting.flapping import FlapPolicy, hold, judge
 from opsd.alerting.messages import Origin
-from opsd.alerting.notify import Destination, Send, destinations, enqueue, retry_outbox
-from opsd.alerting.silences import silencer
+from opsd.alerting.notify import Destination, Send, destinations, drain, enqueue
+from opsd.alerting.silences import Silencer, silencer
 from opsd.results import Result, RunReport, Status
 from opsd.store import Store, alerts, outbox, state
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from opsd.store import StoreAccess
 
 CONFIG_CHECK = "opsd.config"
+DELIVERY_CHECK = "opsd.delivery"
 
 
 def apply_results(
@@ -56,22 +60,35 @@ def transition(
     playbook: str,
     targets: Sequence[Destination],
     publish: bool,
+    run_interval: float | None = None,
 ) -> list[AlertEvent]:
     """`apply_results` on the store's own thread: one transaction for states, events and
-    outbox rows; then (`publish`) the firing and outbox gauges."""
+    outbox rows; then (`publish`) the firing and outbox gauges. `run_interval`: how often
+    the playbook runs (see `Policy.from_config`)."""
     silenced = silencer(store, settings, now)
     origin = Origin.here(settings, _workspace(store, results, now))
     events: list[AlertEvent] = []
     with store.transaction():
         seen = set()
-        for result in results:
+        holds = Holds(alerts.open_alerts(store))
+        for result in parents_first(results, specs):
             seen.add((result.check, result.target))
             loaded = alerts.load_alert(store, result.check, result.target)
             alert = loaded or Alert(result.check, result.target)
             alert = dataclasses.replace(alert, playbook=playbook or alert.playbook)
-            policy = Policy.from_config(settings.alerts, specs.get(result.check))
-            alert, new = evaluate(
-                alert, result, now, policy, silenced(result.check, result.kind, result.target)
+            spec = specs.get(result.check)
+            policy = Policy.from_config(settings.alerts, spec, run_interval)
+            before = alert
+            alert, new = holds.evaluate(
+                alert, result, now, policy, silenced(result.check, result.kind, result.target),
+                spec.depends_on if spec is not None else (),
+            )
+            alert, new = _escalated(settings, alert, new, now, silenced)
+            alert, new = judge(
+                before, alert, new, policy.severity_of(result.status), now,
+                FlapPolicy.from_config(settings.alerts, spec),
+                silenced(result.check, result.kind, result.target) or alert.suppressed_by,
+                result.summary,
             )
             if loaded is not None or alert.phase is not Phase.OK:
                 alerts.save_alert(store, alert)
@@ -80,15 +97,27 @@ def transition(
         for alert in alerts.open_alerts(store):
             if (alert.check, alert.target) in seen:
                 continue
-            ticked, new = tick(alert, now, silenced(alert.check, alert.kind, alert.target))
+            ticked, new = holds.tick(alert, now, silenced(alert.check, alert.kind, alert.target))
+            ticked, new = _escalated(settings, ticked, new, now, silenced)
+            ticked, new = hold(ticked, new)
             if ticked != alert:
                 alerts.save_alert(store, ticked)
             events += new
-        events = alerts.record_events(store, events)
+        events = alerts.record_events(store, holds.name_held(events))
         enqueue(store, settings, events, origin, now, targets)
     if publish:
         publish_metrics(store)
     return events
+
+
+def _escalated(
+    settings: Settings, alert: Alert, events: list[AlertEvent], now: float, silenced: Silencer
+) -> tuple[Alert, list[AlertEvent]]:
+    """`alert` after its due `[[alerts.escalations]]`, their event after `events`."""
+    # A child held by its firing parent (`dependencies`) pages nobody either.
+    silenced_by = silenced(alert.check, alert.kind, alert.target) or alert.suppressed_by
+    alert, more = escalate(alert, now, settings.alerts.escalations, silenced_by)
+    return alert, [*events, *more]
 
 
 def sweep(settings: Settings, store: StoreAccess, now: float) -> list[AlertEvent]:
@@ -99,7 +128,7 @@ def sweep(settings: Settings, store: StoreAccess, now: float) -> list[AlertEvent
 class AlertObserver:
     """The runner observer: every recorded run goes through the alert engine (on the store's
     thread), then the outbox is flushed (in a worker thread: delivery blocks).
-    `send`: see `retry_outbox`; `publish`: update the Prometheus gauges (the daemon's, which
+    `send`: see `notify.retry_outbox`; `publish`: update the Prometheus gauges (the daemon's, which
     it serves; a CLI command has none to update)."""
 
     def __init__(
@@ -114,12 +143,15 @@ class AlertObserver:
     async def __call__(self, report: RunReport, playbook: Playbook) -> None:
         targets = await asyncio.to_thread(_targets, self.settings)
         specs = {spec.name: spec for spec in playbook.checks}
+        run_interval = await asyncio.to_thread(
+            playbook.run_interval, self.settings.scheduler.timezone, report.finished_at
+        )
         await self.store.call(
             transition, self.settings, report.results, report.finished_at, specs,
-            playbook.name, targets, self.publish,
+            playbook.name, targets, self.publish, run_interval,
         )
         await asyncio.to_thread(
-            retry_outbox, self.settings, self.store, report.finished_at, self.send
+            deliver, self.settings, self.store, report.finished_at, self.send
         )
 
 
@@ -146,8 +178,33 @@ def _apply_and_send(
     store: StoreAccess, settings: Settings, result: Result, now: float, send: Send | None
 ) -> list[AlertEvent]:
     events = apply_results(settings, store, [result], now=now, playbook="daemon")
-    retry_outbox(settings, store, now, send)
+    deliver(settings, store, now, send)
     return events
+
+
+def deliver(settings: Settings, store: StoreAccess, now: float, send: Send | None = None) -> int:
+    """Send the due outbox rows (`notify.drain`); returns how many were delivered.
+
+    A permanent failure raises the CRITICAL `opsd.delivery` alert, sent at once (retrying
+    cannot help: someone must fix the URL); a later pass that delivers without one resolves it.
+    """
+    drained = drain(settings, store, now, send)
+    if drained.permanent:
+        failures = "; ".join(f"{label}: {error}" for label, error in drained.permanent.items())
+        result = Result(Status.CRITICAL, f"alert URL failed permanently, not retried: {failures}",
+                        check=DELIVERY_CHECK, kind=DELIVERY_CHECK)
+    elif drained.delivered and _firing(store, DELIVERY_CHECK):
+        result = Result(Status.OK, "messages delivered again", check=DELIVERY_CHECK,
+                        kind=DELIVERY_CHECK)
+    else:
+        return drained.delivered
+    apply_results(settings, store, [result], now=now, playbook="daemon")
+    return drained.delivered + drain(settings, store, now, send).delivered
+
+
+def _firing(store: StoreAccess, check: str) -> bool:
+    alert = store.run(alerts.load_alert, check, "")
+    return alert is not None and alert.phase is not Phase.OK
 
 
 def publish_metrics(store: Store) -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Silence", "Silencer", "active_silences", "add_silence", "matches_any", "remove_silence",
-    "silencer", "window_end",
+    "silencer", "silencing", "window_end",
 ]
 
 Silencer = Callable[[str, str, str], str | None]
@@ -64,11 +64,17 @@ def window_end(window: Window, default_timezone: str, now: float) -> float | Non
 
 def silencer(store: Store, settings: Settings, now: float) -> Silencer:
     """The silences and maintenance windows in force at `now`, as one lookup."""
-    silences = active_silences(store, now)
-    windows = [
-        w for w in settings.alerts.maintenance
-        if window_end(w, settings.scheduler.timezone, now) is not None
-    ]
+    return silencing(
+        active_silences(store, now), settings.alerts.maintenance, settings.scheduler.timezone,
+        now,
+    )
+
+
+def silencing(
+    silences: Sequence[Silence], maintenance: Sequence[Window], timezone: str, now: float
+) -> Silencer:
+    """`silences` and the `maintenance` windows in force at `now`, as one lookup."""
+    windows = [w for w in maintenance if window_end(w, timezone, now) is not None]
 
     def lookup(check: str, kind: str, target: str) -> str | None:
         for silence in silences:

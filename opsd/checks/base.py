@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsd.config.base import Duration
+from opsd.config.flapping import FlappingOverride
 from opsd.thresholds import Direction, Thresholds
 
 if TYPE_CHECKING:
@@ -51,6 +52,13 @@ class CheckSpec(BaseModel, Generic[P]):
     failure_threshold: int | None = Field(None, ge=1)
     success_threshold: int | None = Field(None, ge=1)
     repeat_interval: Duration | None = None
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="Checks (names or kinds) whose firing alert holds this entry's alert.",
+    )
+    flapping: FlappingOverride | None = Field(
+        None, description="Keys of [alerts.flapping] for this entry's alert."
+    )
     # The default is for entries built without parameters: mypy cannot check a NoParams
     # default against every P, and the parser always sets `params` to the kind's model.
     params: P = Field(default_factory=NoParams)  # type: ignore[assignment]

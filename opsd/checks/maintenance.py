@@ -94,6 +94,9 @@ async def disk(spec: CheckSpec[DiskParams], ctx: Context) -> Result:
 
 class TrendParams(Params):
     window: Duration = Field(7 * 86400.0, gt=0, description="Period the report covers.")
+    min_samples: int = Field(
+        10, ge=1, description="Fewer judged results than this in the window: SKIPPED."
+    )
 
 
 @check("history.trend", params=TrendParams, unit="ratio", warn=0.99, crit=0.95,
@@ -110,6 +113,11 @@ async def trend(spec: CheckSpec[TrendParams], ctx: Context) -> Result:
             per_check[row.check].append(row)
     report = {name: _summarise(results) for name, results in sorted(per_check.items())}
     judged = [r for results in per_check.values() for r in results]
+    if len(judged) < spec.params.min_samples:
+        return skipped(
+            f"only {len(judged)} results in the last {format_duration(spec.params.window)}"
+            f" (min_samples {spec.params.min_samples})"
+        )
     ok_ratio = sum(r.status is Status.OK for r in judged) / len(judged) if judged else 1.0
     worst_checks = sorted(report, key=lambda n: report[n]["ok_ratio"])[:3]
     worst_text = ", ".join(f"{n} {report[n]['ok_ratio']:.0%}" for n in worst_checks)

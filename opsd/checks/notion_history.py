@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 
 class WindowParams(Params):
     window: Duration = Field(86400.0, gt=0, description="How far back to look.")
+    min_samples: int = Field(
+        10, ge=1, description="Fewer requests than this in the window: SKIPPED, not judged."
+    )
+
+
+def too_few(count: int, noun: str, span: str, min_samples: int, **kw: str) -> Result | None:
+    """SKIPPED when a window holds fewer than `min_samples` (a ratio of 3 says little)."""
+    if count >= min_samples:
+        return None
+    return skipped(f"only {count} {noun} in the last {span} (min_samples {min_samples})", **kw)
 
 
 def covered_seconds(intervals: list[tuple[float, float]], start: float, end: float) -> float:
@@ -66,6 +76,9 @@ async def rate_limit(spec: CheckSpec[WindowParams], ctx: Context) -> Result:
     span = format_duration(spec.params.window)
     if not rows:
         return skipped(f"no Notion requests recorded in the last {span}")
+    few = too_few(len(rows), "Notion requests", span, spec.params.min_samples)
+    if few is not None:
+        return few
     stats = rate_limit_summary(rows, start, end)
     return Result(
         Status.OK,
@@ -94,6 +107,9 @@ async def error_rate(spec: CheckSpec[WindowParams], ctx: Context) -> Result:
     span = format_duration(spec.params.window)
     if not rows:
         return skipped(f"no Notion requests recorded in the last {span}")
+    few = too_few(len(rows), "Notion requests", span, spec.params.min_samples)
+    if few is not None:
+        return few
     failed = [r for r in rows if request_failed(r)]
     causes = Counter(r["error"] or str(r["status"]) for r in failed)
     share = len(failed) / len(rows)
@@ -117,6 +133,9 @@ class AvailabilityParams(Params):
         default_factory=lambda: [86400.0, 7 * 86400.0, 30 * 86400.0], min_length=1,
         description="One result per window.",
     )
+    min_samples: int = Field(
+        10, ge=1, description="Fewer auth probes than this in a window: SKIPPED, not judged."
+    )
 
 
 @check("notion.availability", params=AvailabilityParams, unit="ratio", warn=0.95, crit=0.80,
@@ -130,6 +149,10 @@ async def availability(spec: CheckSpec[AvailabilityParams], ctx: Context) -> lis
         total, good = await ctx.store.call(runs.auth_probe_counts, now - window)
         if not total:
             results.append(skipped(f"no notion.auth probes in the last {label}", target=label))
+            continue
+        few = too_few(total, "auth probes", label, spec.params.min_samples, target=label)
+        if few is not None:
+            results.append(few)
             continue
         results.append(Result(
             Status.OK,

@@ -139,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="silence id (from `opsd silence list`)")
     _handler(p, "opsd.cli.alerts:cmd_silence_remove")
 
+    p = verbs.add_parser("ack", help="acknowledge a firing alert: no reminders or escalations")
+    p.add_argument("alert", metavar="CHECK[/TARGET]", help="the alert, as `opsd alerts` names it")
+    p.add_argument("--comment", metavar="TEXT", help="what you are doing about it")
+    p.add_argument("--by", metavar="NAME", help="who acknowledges (default: your user name)")
+    p.add_argument("--remove", action="store_true", help="end the acknowledgement")
+    _json(p)
+    _handler(p, "opsd.cli.ack:cmd_ack")
+
     p = verbs.add_parser("sandbox", help="serve a local Notion API for demos and tests")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)

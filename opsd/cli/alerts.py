@@ -3,42 +3,107 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import sys
 import time
 import zoneinfo
 from collections import defaultdict
 from typing import Any
 
-from opsd.alerting.engine import Alert, AlertEvent
-from opsd.alerting.silences import window_end
+from opsd.alerting.engine import Alert, AlertEvent, Phase
+from opsd.alerting.escalation import escalated_tags
+from opsd.alerting.silences import silencing, window_end
 from opsd.cli import output
 from opsd.cli.report import open_view, query
 from opsd.cli.view import View
 from opsd.durations import format_duration, parse_duration
 from opsd.errors import ConfigError, UsageError
+from opsd.results import worst
+from opsd.store import Store, outbox, silences
 from opsd.store import alerts as alert_store
-from opsd.store import outbox, silences
 
 EXIT_UNDELIVERED = 2
+# Alerts the daemon raises itself (`observer.CONFIG_CHECK`, `DELIVERY_CHECK`; not imported:
+# the observer loads the delivery stack).
+DAEMON_CHECKS = ("opsd.config", "opsd.delivery")
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    alerts = query(open_view(args), alert_store.open_alerts)
+    """Open alerts with what is true now; exit code = the worst firing severity (0/1/2)."""
+    view = open_view(args)
     now = time.time()
+    shown = query(view, _open_alerts_now, view, now)
+    code = worst(
+        s.alert.severity for s in shown
+        if s.alert.phase is Phase.FIRING and s.alert.severity is not None
+    ).exit_code
     if args.json:
-        output.print_json({"alerts": [_alert_dict(a) for a in alerts]})
-        return 0
-    if not alerts:
+        output.print_json({"alerts": [_alert_dict(s) for s in shown]})
+        return code
+    if not shown:
         print("no firing or pending alerts")
-        return 0
+        return code
     rows = [
-        (a.phase.value, a.severity.value if a.severity else "-", a.label,
-         output.format_age(a.since, now), output.format_age(a.notified_at, now),
-         a.silenced_by or "-", a.summary)
-        for a in alerts
+        (s.alert.phase.value, s.alert.severity.value if s.alert.severity else "-", s.alert.label,
+         output.format_age(s.alert.since, now), _notified_text(s, now), s.silenced_by or "-",
+         s.alert.suppressed_by or "-", _acked_text(s.alert, now),
+         "yes" if s.alert.flapping else "-", s.alert.summary)
+        for s in shown
     ]
-    output.table(rows, ("STATE", "SEVERITY", "ALERT", "SINCE", "NOTIFIED", "SILENCED", "SUMMARY"))
-    return 0
+    output.table(rows, ("STATE", "SEVERITY", "ALERT", "SINCE", "NOTIFIED", "SILENCED",
+                        "SUPPRESSED", "ACKED", "FLAPPING", "SUMMARY"))
+    return code
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shown:
+    """An open alert as `opsd alerts` shows it: its state, and what is true of it now."""
+
+    alert: Alert
+    silenced_by: str | None  # what silences it now (a silence, a maintenance window)
+    notified_at: float | None  # when the latest message about it was delivered
+    notification: str | None  # delivered, queued, abandoned; None: no message for it
+
+
+def _open_alerts_now(store: Store, view: View, now: float) -> list[_Shown]:
+    """The open alerts, with their silences in force and their messages' outbox rows."""
+    open_alerts = alert_store.open_alerts(store)
+    if not open_alerts:
+        return []
+    since = min(a.since if a.since is not None else now for a in open_alerts)
+    silenced = silencing(silences.active_silences(store, now), view.maintenance, view.timezone,
+                         now)
+    deliveries = _deliveries(outbox.outbox_rows(store, since))
+    sent: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = defaultdict(list)
+    for event in alert_store.events_since(store, since):
+        for delivery in deliveries.get(event.id or 0, []):
+            sent[(event.check, event.target)].append((event.at, delivery))
+    shown = []
+    for alert in open_alerts:
+        mine = [d for at, d in sent[(alert.check, alert.target)] if at >= (alert.since or now)]
+        delivered = [d["delivered_at"] for d in mine if d["status"] == "delivered"]
+        statuses = {d["status"] for d in mine}
+        notification = next(
+            (s for s in ("delivered", "queued", "abandoned") if s in statuses), None
+        )
+        shown.append(_Shown(
+            alert, alert.silenced_by or silenced(alert.check, alert.kind, alert.target),
+            max(delivered, default=None), notification,
+        ))
+    return shown
+
+
+def _notified_text(shown: _Shown, now: float) -> str:
+    if shown.notification == "delivered":
+        return output.format_age(shown.notified_at, now)
+    return {"queued": "queued", "abandoned": "failed"}.get(shown.notification or "", "-")
+
+
+def _acked_text(alert: Alert, now: float) -> str:
+    if not alert.acked_by:
+        return "-"
+    return f"{alert.acked_by} {output.format_age(alert.acked_at, now)}"
 
 
 def cmd_alerts_history(args: argparse.Namespace) -> int:
@@ -93,6 +158,12 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
     if not args.reason.strip():
         raise UsageError("--reason: must not be empty")
     view = open_view(args)
+    if not _matches_known(view, args.check):
+        print(
+            f"warning: --check {args.check!r} matches no check or kind in the playbooks "
+            "(`opsd playbooks` lists them); adding the silence anyway",
+            file=sys.stderr,
+        )
     silence = query(
         view, silences.add_silence, pattern=args.check, target=args.target, duration=duration,
         reason=args.reason.strip(), now=time.time(),
@@ -104,6 +175,13 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
         f"({format_duration(duration)}): {silence.reason}"
     )
     return 0
+
+
+def _matches_known(view: View, pattern: str) -> bool:
+    """True if `pattern` matches a playbook entry's name or kind, or an alert of the daemon's."""
+    entries = [(c, k) for p in view.playbooks for c, k in zip(p.checks, p.kinds, strict=True)]
+    entries += [(check, check) for check in DAEMON_CHECKS]
+    return any(silences.matches_any([pattern], check, kind) for check, kind in entries)
 
 
 def cmd_silence_list(args: argparse.Namespace) -> int:
@@ -160,7 +238,8 @@ def _zone(view: View) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(view.timezone)
 
 
-def _alert_dict(alert: Alert) -> dict[str, Any]:
+def _alert_dict(shown: _Shown) -> dict[str, Any]:
+    alert = shown.alert
     return {
         "check": alert.check,
         "target": alert.target,
@@ -171,8 +250,15 @@ def _alert_dict(alert: Alert) -> dict[str, Any]:
         "since": alert.since,
         "fired_at": alert.fired_at,
         "notified_severity": alert.notified_severity.value if alert.notified_severity else None,
-        "notified_at": alert.notified_at,
-        "silenced_by": alert.silenced_by,
+        "notified_at": shown.notified_at,
+        "notification": shown.notification,
+        "silenced_by": shown.silenced_by,
+        "suppressed_by": alert.suppressed_by,
+        "acked_by": alert.acked_by,
+        "acked_at": alert.acked_at,
+        "ack_comment": alert.ack_comment,
+        "escalated_to": escalated_tags(alert.escalated_to),
+        "flapping": alert.flapping,
         "value": alert.value,
         "unit": alert.unit,
         "summary": alert.summary,
@@ -195,6 +281,10 @@ def _event_dict(event: AlertEvent) -> dict[str, Any]:
         "value": event.value,
         "previous_severity": event.previous_severity.value if event.previous_severity else None,
         "silenced_by": event.silenced_by,
+        "suppressed_by": event.suppressed_by,
+        "holding": event.holding,
+        "acked_by": event.acked_by,
+        "escalated_to": escalated_tags(event.escalated_to),
     }
 
 
@@ -217,6 +307,8 @@ def _deliveries(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 def _delivery_text(event: AlertEvent, deliveries: list[dict[str, Any]]) -> str:
     if event.silenced_by:
         return f"held ({event.silenced_by})"
+    if event.suppressed_by:
+        return f"held by {event.suppressed_by}"
     if not deliveries:
         return "no URL"
     delivered = sum(d["status"] == "delivered" for d in deliveries)

@@ -10,6 +10,7 @@ from pathlib import Path
 from opsd.app import App
 from opsd.cli import demo, output
 from opsd.config import Settings, load_settings
+from opsd.daemon.scheduler import catch_up_order
 from opsd.daemon.service import Daemon
 from opsd.results import RunReport, worst
 
@@ -38,7 +39,10 @@ def _run_every_playbook_once(settings: Settings) -> int:
 
     async def run_all() -> list[RunReport]:
         try:
-            return [await app.runner.run(p, trigger="manual") for p in app.playbooks]
+            # History trends last, so they judge this demo's probes.
+            return [
+                await app.runner.run(p, trigger="manual") for p in catch_up_order(app.playbooks)
+            ]
         finally:
             await app.aclose()
 

@@ -19,6 +19,17 @@ from opsd.sandbox.workspace import WORKSPACE_SPEC
 
 CONSOLE_SCHEMA = "opsdconsole"
 REALTIME_EVERY = "10s"
+# Catch-up runs at start, this far apart: all at once, they slow each other down on a small
+# box and a latency check reads that as a CRITICAL.
+CATCH_UP_SPACING = "5s"
+# The faults the banner offers: (what it is, sandbox admin action, JSON body).
+FAULTS = (
+    ("slow answers (latency)", "latency", '{"seconds": 3}'),
+    ("Notion down (503)", "fail", '{"status": 503}'),
+    ("revoked token (401)", "revoke_token", "{}"),
+    ("database unshared (404)", "unshare", '{"database": "Bottlenecks Registry"}'),
+    ("back to normal", "reset", "{}"),
+)
 # The names the shipped playbooks use for the sandbox's databases (`database = "tasks"`).
 DATABASE_NAMES = {
     "Bottlenecks Registry": "bottlenecks",
@@ -71,6 +82,7 @@ def demo_config(
         "[scheduler]",
         f'playbooks_dir = "{playbooks}"',
         'shutdown_timeout = "5s"',
+        f'catch_up_spacing = "{CATCH_UP_SPACING}"',
         "",
         "[alerts]",
         f'urls = ["{CONSOLE_SCHEMA}://"]',
@@ -161,15 +173,21 @@ def write_console_plugin(directory: Path) -> Path:
 
 
 def banner(sandbox_url: str, metrics_url: str, config: Path) -> str:
-    """What the demo prints before the daemon's log starts."""
+    """What the demo prints before the daemon's log starts: where things are, and every fault
+    to try as a full command."""
+    faults = [(name, f"curl -X POST {sandbox_url}/__sandbox/{action} -d '{body}'")
+              for name, action, body in FAULTS]
+    width = max(len(name) for name, _ in faults)
     return "\n".join([
         "opsd demo: the daemon against a local Notion sandbox (Ctrl-C stops it)",
         f"  sandbox   {sandbox_url}  (token: the public fake SANDBOX_TOKEN)",
         f"  metrics   {metrics_url}/metrics   health: {metrics_url}/healthz",
         f"  config    {config}",
-        f"  realtime  every {REALTIME_EVERY}; the other playbooks run once now (catch-up)",
-        "  try a fault, then watch the next realtime run raise an alert:",
-        f"    curl -X POST {sandbox_url}/__sandbox/latency -d '{{\"seconds\": 3}}'",
-        f"    curl -X POST {sandbox_url}/__sandbox/reset -d '{{}}'",
+        f"  realtime  every {REALTIME_EVERY}; the other playbooks catch up once now, "
+        f"{CATCH_UP_SPACING} apart (history trends last)",
+        "  try a fault, then watch the next realtime run raise an alert (and `opsd --config "
+        f"{config} alerts` list it):",
+        *(f"    {name.ljust(width)}  {command}" for name, command in faults),
         "",
     ])
+

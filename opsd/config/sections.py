@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from opsd.config.base import Duration, Section
+from opsd.config.flapping import FlappingConfig
 from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
 
 ENV_PREFIX = "OPSD_"
@@ -150,6 +151,10 @@ class SchedulerConfig(Section):
     alerts_interval: Duration = Field(
         30.0, gt=0, description="How often the daemon sends due reminders and outbox retries."
     )
+    catch_up_spacing: Duration = Field(
+        0.0, ge=0, description="Catch-up runs at start fire this far apart (probing playbooks "
+        "first, those judging history last) instead of all at once.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -199,6 +204,21 @@ class MaintenanceWindow(Section):
         return None if value is None else SchedulerConfig._known_zone(value)
 
 
+class Escalation(Section):
+    """[[alerts.escalations]]: where a firing alert nobody acknowledged goes after a while."""
+
+    after: Duration = Field(gt=0, description="How long the alert has fired, e.g. 30m.")
+    tag: str = Field(
+        pattern=r"^[A-Za-z0-9_:-]+$", description="Apprise tag of the URLs to also send it to."
+    )
+
+    @field_validator("tag")
+    @classmethod
+    def _lower_tag(cls, value: str) -> str:
+        # Apprise compares tags case-insensitively; URL tags are parsed lowercased.
+        return value.lower()
+
+
 class AlertsConfig(Section):
     urls: list[SecretStr] = Field(
         default_factory=list,
@@ -222,7 +242,15 @@ class AlertsConfig(Section):
     outbox_max_age: Duration = Field(
         2 * 86400.0, gt=0, description="Undelivered messages are retried for this long."
     )
+    retry_max_interval: Duration = Field(
+        300.0, gt=0, description="Longest wait between two delivery attempts to a URL."
+    )
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    escalations: list[Escalation] = Field(
+        default_factory=list,
+        description="An unacknowledged firing alert also goes to URLs tagged `tag` after `after`.",
+    )
+    flapping: FlappingConfig = Field(default_factory=FlappingConfig)
 
 
 class SecretsConfig(Section):

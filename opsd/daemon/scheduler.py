@@ -26,6 +26,9 @@ RunPlaybook = Callable[[Playbook, str], Awaitable[Any]]
 """Runs one playbook with a trigger label ("schedule" or "catch-up")."""
 
 _JOB_PREFIX = "playbook:"
+# Kinds that judge what other checks recorded: after a restart they catch up last, on fresh
+# probes rather than on the gap the restart left.
+HISTORY_KINDS = frozenset({"history.trend", "notion.availability"})
 
 
 def catch_up_due(
@@ -51,6 +54,11 @@ def first_fire_time(
     if playbook.every and last_started is not None:
         return dt.datetime.fromtimestamp(last_started + playbook.every, now.tzinfo)
     return None
+
+
+def catch_up_order(playbooks: Iterable[Playbook]) -> list[Playbook]:
+    """Catch-ups in the order they fire: playbooks that probe, then those judging history."""
+    return sorted(playbooks, key=lambda p: any(s.kind in HISTORY_KINDS for s in p.checks))
 
 
 class PlaybookScheduler:
@@ -85,8 +93,12 @@ class PlaybookScheduler:
         last_started: Callable[[str], float | None],
         now: dt.datetime,
         timezone: str | None = None,
+        catch_up_spacing: float = 0.0,
     ) -> list[str]:
-        """Replace the playbook jobs with `playbooks`; returns the names due for catch-up."""
+        """Replace the playbook jobs with `playbooks`; returns the names due for catch-up.
+
+        Catch-ups fire `catch_up_spacing` seconds apart (`catch_up_order`), so that a slow
+        host is not judged by all of them probing at once."""
         if timezone and timezone != self.timezone:
             self.timezone = timezone
             self._scheduler.configure(timezone=zoneinfo.ZoneInfo(timezone))
@@ -96,11 +108,16 @@ class PlaybookScheduler:
                 job.remove()
         self._playbooks = {p.name: p for p in playbooks if p.scheduled}
         self._catch_up = set()
+        firsts = {
+            p.name: first_fire_time(p, last_started(p.name), self.timezone, now)
+            for p in self._playbooks.values()
+        }
+        due = catch_up_order(p for p in self._playbooks.values() if firsts[p.name] == now)
+        for position, playbook in enumerate(due):
+            self._catch_up.add(playbook.name)
+            firsts[playbook.name] = now + dt.timedelta(seconds=position * catch_up_spacing)
         for playbook in self._playbooks.values():
-            last = last_started(playbook.name)
-            first = first_fire_time(playbook, last, self.timezone, now)
-            if first == now:
-                self._catch_up.add(playbook.name)
+            first = firsts[playbook.name]
             options = {"next_run_time": first} if first is not None else {}
             self._scheduler.add_job(
                 self._fire, playbook.trigger(self.timezone), args=[playbook.name],

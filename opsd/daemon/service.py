@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from opsd import __version__, metrics
-from opsd.alerting import notify
 from opsd.alerting import observer as alerting
 from opsd.app import App
 from opsd.config import Settings, config_file_of, load_settings
@@ -89,7 +88,8 @@ class Daemon:
         self.server = self._start_server(self.settings)
         self.scheduler = PlaybookScheduler(self.settings.scheduler.timezone, self.run_playbook)
         catch_up = self.scheduler.schedule(
-            playbooks, await self._last_starts(self.app), self._now()
+            playbooks, await self._last_starts(self.app), self._now(),
+            catch_up_spacing=self.settings.scheduler.catch_up_spacing,
         )
         self.scheduler.add_timer(
             "alerts", self.settings.scheduler.alerts_interval, self._deliver_alerts
@@ -211,6 +211,7 @@ class Daemon:
             catch_up = self.scheduler.schedule(
                 new_app.playbooks, await self._last_starts(new_app), self._now(),
                 timezone=new_app.settings.scheduler.timezone,
+                catch_up_spacing=new_app.settings.scheduler.catch_up_spacing,
             )
             self.scheduler.add_timer(
                 "alerts", new_app.settings.scheduler.alerts_interval, self._deliver_alerts
@@ -252,7 +253,7 @@ class Daemon:
         app = self.app
         now = self.clock()
         await asyncio.to_thread(alerting.sweep, app.settings, app.store, now)
-        await asyncio.to_thread(notify.retry_outbox, app.settings, app.store, now)
+        await asyncio.to_thread(alerting.deliver, app.settings, app.store, now)
 
     def _retire(self, old: App) -> None:
         """Close the old app's clients and store once the runs still using it finish."""

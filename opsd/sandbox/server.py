@@ -13,7 +13,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from opsd.sandbox.api import NotionApi, Request, SandboxError
+from opsd.sandbox.api import SANDBOX_TOKEN, NotionApi, Request, SandboxError
 from opsd.sandbox.faults import ErrorMode
 from opsd.sandbox.responses import Response
 from opsd.sandbox.statuspage import SUMMARY_PATH, StatusPage
@@ -136,8 +136,8 @@ class Sandbox:
             self._hanging = on
             self._release.notify_all()
 
-    def revoke_token(self, token: str) -> None:
-        """From now on `token` gets 401 unauthorized."""
+    def revoke_token(self, token: str = SANDBOX_TOKEN) -> None:
+        """From now on `token` (by default the sandbox's own) gets 401 unauthorized."""
         self.api.revoke_token(token)
 
     def add_token(self, token: str) -> None:

@@ -98,6 +98,8 @@ def _from_row(cls: type[_Row], row: dict[str, Any]) -> _Row:
             value = _ENUMS[field.name](value)
         elif field.name == "thresholds":
             value = json.loads(value or "{}")
+        elif field.type == "bool":  # SQLite keeps booleans as 0/1
+            value = bool(value)
         values[field.name] = value
     return cls(**values)
 

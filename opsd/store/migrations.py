@@ -150,6 +150,42 @@ MIGRATIONS: dict[str, list[Migration]] = {
         );
         CREATE INDEX outbox_due ON outbox (delivered_at, abandoned_at, next_attempt_at);
         """,
+        # Acknowledgements (`opsd ack`) and timed escalation (`[[alerts.escalations]]`):
+        # `escalated_to` is the comma-separated tags an alert was escalated to.
+        """
+        ALTER TABLE alert_states ADD COLUMN acked_by TEXT;
+        ALTER TABLE alert_states ADD COLUMN acked_at REAL;
+        ALTER TABLE alert_states ADD COLUMN ack_comment TEXT NOT NULL DEFAULT '';
+        ALTER TABLE alert_states ADD COLUMN escalated_to TEXT NOT NULL DEFAULT '';
+        ALTER TABLE alert_events ADD COLUMN acked_by TEXT;
+        ALTER TABLE alert_events ADD COLUMN acked_at REAL;
+        ALTER TABLE alert_events ADD COLUMN escalated_to TEXT NOT NULL DEFAULT '';
+        """,
+        # The runbook of an alert's cause (its latest problem's `details.hint`).
+        """
+        ALTER TABLE alert_states ADD COLUMN hint TEXT NOT NULL DEFAULT '';
+        ALTER TABLE alert_events ADD COLUMN hint TEXT NOT NULL DEFAULT '';
+        """,
+        # Dependencies: the firing parent holding an alert, and the children a parent's
+        # event held (comma-separated labels).
+        """
+        ALTER TABLE alert_states ADD COLUMN suppressed_by TEXT;
+        ALTER TABLE alert_events ADD COLUMN suppressed_by TEXT;
+        ALTER TABLE alert_events ADD COLUMN holding TEXT NOT NULL DEFAULT '';
+        """,
+        # Outbox rows given up at alerts.outbox_max_age: `lost` 1 until the next message
+        # delivered to that URL has said so, then 2. The index finds an alert's later
+        # RESOLVED (a queued FIRING that went stale).
+        """
+        ALTER TABLE outbox ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX alert_events_alert ON alert_events (check_name, target, id);
+        """,
+        # Flapping: the latest results' states (one letter each: O, W, C) and whether the
+        # alert is flapping (`alerting.flapping`).
+        """
+        ALTER TABLE alert_states ADD COLUMN flap_history TEXT NOT NULL DEFAULT '';
+        ALTER TABLE alert_states ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+        """,
     ],
     "notion_limiter": [
         # The request budget shared by every opsd process on this database: one row per

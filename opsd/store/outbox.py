@@ -1,6 +1,7 @@
 """The outbox: one row per (message, destination URL) until delivered or abandoned.
 
-Rows hold a hash of the URL's config entry and its privacy-masked label, never the URL.
+Rows hold a hash of the URL without its credentials and its privacy-masked label, never the
+URL.
 """
 
 from __future__ import annotations
@@ -43,13 +44,18 @@ def enqueue(store: Store, rows: Sequence[OutboxRow], now: float) -> int:
 def claim_next(
     store: Store, now: float, lease: float, skip_keys: set[str]
 ) -> dict[str, Any] | None:
-    """The oldest due row not for `skip_keys`, claimed for `lease` seconds; None if none."""
+    """The oldest due row not for `skip_keys`, claimed for `lease` seconds; None if none.
+
+    Only a URL's oldest waiting row (its head) is ever due: a receiver gets its messages in
+    the order they were queued, and a failing head holds back the rows behind it."""
     skip = ",".join("?" * len(skip_keys))
     with store.transaction() as conn:
         row = next(iter(store.query(
-            "SELECT * FROM outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL"
+            "SELECT * FROM outbox o WHERE delivered_at IS NULL AND abandoned_at IS NULL"
             " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)"
-            f" AND url_key NOT IN ({skip}) ORDER BY id LIMIT 1",
+            f" AND url_key NOT IN ({skip}) AND NOT EXISTS (SELECT 1 FROM outbox h"
+            " WHERE h.url_key = o.url_key AND h.id < o.id AND h.delivered_at IS NULL"
+            " AND h.abandoned_at IS NULL) ORDER BY id LIMIT 1",
             [now, now, *sorted(skip_keys)],
         )), None)
         if row is not None:
@@ -57,6 +63,65 @@ def claim_next(
                 "UPDATE outbox SET claimed_until = ? WHERE id = ?", (now + lease, row["id"])
             )
     return row
+
+
+def superseded(store: Store, event_ids: Sequence[int]) -> bool:
+    """Whether every event of a row is a FIRING, REMINDER or escalation whose alert has
+    resolved since (a later RESOLVED event): the row would tell a stale story."""
+    if not event_ids:
+        return False
+    marks = ",".join("?" * len(event_ids))
+    total, stale = store.conn.execute(
+        f"SELECT COUNT(*), COUNT(*) FILTER (WHERE e.type != 'RESOLVED' AND EXISTS ("
+        " SELECT 1 FROM alert_events r WHERE r.check_name = e.check_name"
+        " AND r.target = e.target AND r.type = 'RESOLVED' AND r.id > e.id"
+        # A RESOLVED held while the alert flapped (`alerting.flapping`) was never sent.
+        " AND r.silenced_by IS NULL))"
+        f" FROM alert_events e WHERE e.id IN ({marks})",
+        list(event_ids),
+    ).fetchone()
+    return bool(total) and stale == total
+
+
+def expire(store: Store, now: float, max_age: float, note: str) -> dict[str, int]:
+    """Give up the waiting rows queued `max_age` ago or earlier (not claimed), `note` leading
+    their error: marked lost until a later message to their URL says so; returns how many
+    per URL label."""
+    cutoff = now - max_age
+    waiting = (
+        " FROM outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL AND created_at <= ?"
+        " AND (claimed_until IS NULL OR claimed_until <= ?)"
+    )
+    with store.transaction() as conn:
+        counts = {
+            row["url_label"]: row["n"]
+            for row in store.query(
+                f"SELECT url_label, COUNT(*) AS n{waiting} GROUP BY url_label", [cutoff, now]
+            )
+        }
+        if counts:
+            conn.execute(
+                "UPDATE outbox SET abandoned_at = ?, lost = 1, claimed_until = NULL,"
+                " last_error = ? || ', attempts ' || attempts || ': '"
+                " || COALESCE(last_error, 'never tried') WHERE id IN (SELECT id" + waiting + ")",
+                (now, note, cutoff, now),
+            )
+    return counts
+
+
+def unreported_losses(store: Store, url_key: str) -> list[int]:
+    """Ids of the rows to `url_key` given up as lost that no delivered message told about."""
+    return [
+        row["id"] for row in store.query(
+            "SELECT id FROM outbox WHERE url_key = ? AND lost = 1 ORDER BY id", [url_key]
+        )
+    ]
+
+
+def mark_reported(store: Store, row_ids: Sequence[int]) -> None:
+    """A delivered message told its receiver about these lost rows."""
+    with store.transaction() as conn:
+        conn.executemany("UPDATE outbox SET lost = 2 WHERE id = ?", [(i,) for i in row_ids])
 
 
 def mark_delivered(store: Store, row_id: int, now: float) -> None:
@@ -102,6 +167,7 @@ def outbox_rows(store: Store, since: float) -> list[dict[str, Any]]:
     """Outbox rows created since `since`, oldest first (no URL in them, only labels)."""
     return store.query(
         "SELECT id, created_at, url_label, title, event_ids, attempts, last_error,"
-        " delivered_at, abandoned_at FROM outbox WHERE created_at >= ? ORDER BY id",
+        " next_attempt_at, delivered_at, abandoned_at FROM outbox WHERE created_at >= ?"
+        " ORDER BY id",
         [since],
     )
