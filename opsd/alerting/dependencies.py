@@ -55,19 +55,35 @@ def is_parent(
     return bool({parent.check, parent.kind, parent.label} & set(depends_on))
 
 
+def parent_names(kind: str, depends_on: Sequence[str] = ()) -> set[str]:
+    """Every name (kind, check or label) a parent of an alert of `kind` may go by (pure)."""
+    return {*BUILTIN_PARENTS.get(kind, ()), *DATABASE_PARENTS.get(kind, ()), *depends_on}
+
+
+def names_of(alert: Alert) -> tuple[str, ...]:
+    """The names `parent_names` may match for `alert`: its check, kind and label."""
+    return (alert.check, alert.kind, alert.label)
+
+
 def parents_first(results: Sequence[Result], specs: Mapping[str, CheckSpec]) -> list[Result]:
     """`results` with every parent before its children (otherwise in order), so children
     are judged against their parents' state after this run."""
+    alerts = [_as_alert(r) for r in results]
+    by_name: dict[str, list[int]] = {}
+    for index, alert in enumerate(alerts):
+        for name in set(names_of(alert)):
+            by_name.setdefault(name, []).append(index)
     depths: dict[int, int] = {}
 
     def depth(index: int, path: frozenset[int]) -> int:
         if index not in depths:
             child = results[index]
             names = _depends_on(specs, child.check)
+            candidates = {i for n in parent_names(child.kind, names) for i in by_name.get(n, ())}
             parents = [
-                i for i, r in enumerate(results)
+                i for i in sorted(candidates)
                 if i not in path and i != index
-                and is_parent(_as_alert(r), child.kind, child.target, names)
+                and is_parent(alerts[i], child.kind, child.target, names)
             ]
             depths[index] = max((1 + depth(i, path | {index}) for i in parents), default=0)
         return depths[index]
@@ -81,7 +97,11 @@ class Holds:
     judged against its parents' latest state."""
 
     def __init__(self, open_alerts: Iterable[Alert]) -> None:
-        self._alerts = {(a.check, a.target): a for a in open_alerts}
+        self._alerts: dict[tuple[str, str], Alert] = {}
+        self._by_label: dict[str, Alert] = {}
+        self._by_name: dict[str, set[tuple[str, str]]] = {}  # check, kind or label -> keys
+        for alert in open_alerts:
+            self._keep(alert)
         # Pending alerts of this run that a firing parent would hold: the parent names them.
         self._pending: dict[tuple[str, str], str] = {}
 
@@ -90,7 +110,8 @@ class Holds:
     ) -> str | None:
         """The label of a firing parent of this alert, or None."""
         label = Alert(check, target).label
-        for parent in sorted(self._alerts.values(), key=lambda a: (a.check, a.target)):
+        keys = {k for n in parent_names(kind, depends_on) for k in self._by_name.get(n, ())}
+        for parent in (self._alerts[key] for key in sorted(keys)):
             if (
                 parent.phase is Phase.FIRING
                 and (parent.check, parent.target) != (check, target)
@@ -150,16 +171,23 @@ class Holds:
             for e in events
         ]
         key = (after.check, after.target)
-        self._alerts[key] = after
+        self._keep(after)
         self._pending.pop(key, None)
         if after.phase is Phase.PENDING and parent is not None and silenced_by is None:
             self._pending[key] = parent
         return after, events
 
+    def _keep(self, alert: Alert) -> None:
+        key = (alert.check, alert.target)
+        self._alerts[key] = alert
+        self._by_label[alert.label] = alert
+        for name in names_of(alert):
+            self._by_name.setdefault(name, set()).add(key)
+
     def _held_by(self, alert: Alert, label: str) -> bool:
         """Whether `alert` is (or, pending, would be) held by `label`, directly or through its
         parents."""
-        by_label = {a.label: a for a in self._alerts.values()}
+        by_label = self._by_label
         seen: set[str] = set()
         current: Alert | None = alert
         while current is not None:
