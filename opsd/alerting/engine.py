@@ -244,7 +244,7 @@ def _on_ok(
     if alert.successes < policy.success_threshold:
         return alert, []
     announced = alert.notified_severity is not None
-    event = _event(
+    event = event_of(
         alert, EventType.RESOLVED, now,
         severity=alert.notified_severity or alert.severity,
         resolution=result.summary,
@@ -269,9 +269,9 @@ def _announce(alert: Alert, now: float, silenced_by: str | None) -> tuple[Alert,
     if silenced_by is not None:
         if alert.silenced_by == silenced_by:
             return alert, []  # this silence already holds (and recorded) an announcement
-        held = _event(alert, event_type, now, silenced_by=silenced_by)
+        held = event_of(alert, event_type, now, silenced_by=silenced_by)
         return dataclasses.replace(alert, silenced_by=silenced_by), [held]
-    event = _event(alert, event_type, now)
+    event = event_of(alert, event_type, now)
     return dataclasses.replace(
         alert,
         notified_severity=alert.severity,
@@ -295,7 +295,7 @@ def _due_announcement(alert: Alert, now: float) -> EventType | None:
     return None
 
 
-def _event(
+def event_of(
     alert: Alert,
     event_type: EventType,
     now: float,
@@ -304,6 +304,7 @@ def _event(
     resolution: str = "",
     silenced_by: str | None = None,
 ) -> AlertEvent:
+    """The event of `event_type` about `alert` at `now`, carrying the alert's facts (pure)."""
     previous = None
     if event_type is EventType.ESCALATED or (
         # A reminder notes a de-escalation since the last message.

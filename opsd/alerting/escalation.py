@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from opsd.alerting.engine import Alert, AlertEvent, EventType, Phase, _event
+from opsd.alerting.engine import Alert, AlertEvent, EventType, Phase, event_of
 
 if TYPE_CHECKING:
     from opsd.config.sections import Escalation
@@ -52,7 +52,7 @@ def escalate(
     if not due:
         return alert, []
     event = dataclasses.replace(
-        _event(alert, EventType.ESCALATION, now), escalated_to=",".join(due)
+        event_of(alert, EventType.ESCALATION, now), escalated_to=",".join(due)
     )
     reached = ",".join([*escalated_tags(alert.escalated_to), *due])
     return dataclasses.replace(alert, escalated_to=reached), [event]
