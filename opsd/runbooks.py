@@ -154,6 +154,11 @@ SCHEMA_OPTION_HINT = (
     "still has (`opsd schema DATABASE` lists them)."
 )
 
+SCHEMA_OPTION_RENAME_HINT = (
+    "update the playbook filter / where to the option's new name (the option was renamed in "
+    "Notion, not removed)"
+)
+
 DATA_SOURCES_CHANGED_HINT = (
     "Integrations pinned to Notion-Version 2022-06-28 cannot read, query or add pages to a "
     "database with several data sources: move them to 2025-09-03 and address data sources by "

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
 import pytest
 from test_notion_checks import by_check, run_entries, settings_for
+from test_schema_cli import write_config
 
 from opsd.checks.notion_schema import renamed_properties, schema_result
 from opsd.config import DatabaseConfig, Settings
@@ -28,8 +30,8 @@ from opsd.notion.schema import (
 )
 from opsd.notion.service import Source
 from opsd.results import Status
-from opsd.runbooks import SCHEMA_HINT, SCHEMA_RENAME_HINT
-from opsd.sandbox import DATA_SOURCES, DATABASES, SANDBOX_TOKEN, Sandbox
+from opsd.runbooks import SCHEMA_HINT, SCHEMA_OPTION_RENAME_HINT, SCHEMA_RENAME_HINT
+from opsd.sandbox import DATA_SOURCES, DATABASES, SANDBOX_TOKEN, Sandbox, SandboxError
 from opsd.store import Store, schemas
 
 P = PropertyInfo
@@ -89,6 +91,57 @@ def test_multi_select_options_are_compared() -> None:
     assert diff_schemas(old, new) == [Change("option_removed", "t", "Tags", "a", None)]
 
 
+STATUS_IDS = ("n1", "c1")
+WITH_IDS = changed(BJXS=P("BJXS", "Status", "status", ("Not Started", "Complete"), STATUS_IDS))
+
+
+def test_a_renamed_option_keeps_its_id_and_is_one_change() -> None:
+    now = changed(BJXS=P("BJXS", "Status", "status", ("Not Started", "Done", "Blocked"),
+                         ("n1", "c1", "b1")))
+    assert diff_schemas(WITH_IDS, now) == [
+        Change("option_renamed", "BJXS", "Status", "Complete", "Done"),
+        Change("option_added", "BJXS", "Status", None, "Blocked")]
+    assert diff_schemas(WITH_IDS, now)[0].describe() == (
+        "Status option 'Complete' is now named 'Done'")
+    # A different id under the old name: removed and another added, not a rename.
+    replaced = changed(BJXS=P("BJXS", "Status", "status", ("Not Started", "Done"), ("n1", "d9")))
+    assert [c.kind for c in diff_schemas(WITH_IDS, replaced)] == [
+        "option_removed", "option_added"]
+
+
+def test_an_old_snapshot_without_option_ids_loads_and_compares_by_name() -> None:
+    stored = [{"id": "BJXS", "name": "Status", "type": "status",
+               "options": ["Not Started", "Complete"]}]  # recorded before ids were kept
+    old = schema_from_json(stored)
+    assert old["BJXS"].option_ids == () and old["BJXS"].option_names() is None
+    now = {"BJXS": P("BJXS", "Status", "status", ("Not Started", "Done"), STATUS_IDS)}
+    assert diff_schemas(old, now) == [
+        Change("option_removed", "BJXS", "Status", "Complete", None),
+        Change("option_added", "BJXS", "Status", None, "Done")]
+    assert diff_schemas(old, {"BJXS": WITH_IDS["BJXS"]}) == []
+    assert "option_ids" not in schema_to_json(old)[0]
+    assert schema_to_json({"BJXS": now["BJXS"]})[0]["option_ids"] == ["n1", "c1"]
+    assert schema_from_json(schema_to_json(now)) == now
+
+
+def test_a_filter_on_a_renamed_option_names_the_new_name() -> None:
+    now = changed(BJXS=P("BJXS", "Status", "status", ("Not Started", "Done"), STATUS_IDS))
+    uses = [("daily/open", FilterUse("Status", "Complete"))]
+    result = schema_result(DB, source(now), "bottlenecks", history=[BASE, WITH_IDS], uses=uses)
+    assert (result.status, result.value) == (Status.WARNING, 0.0)
+    assert result.summary == ("the filter of daily/open uses option 'Complete', which Status "
+                              "now calls 'Done'")
+    assert result.details["hint"] == SCHEMA_OPTION_RENAME_HINT
+    assert result.details["options_missing"] == [
+        {"check": "daily/open", "property": "Status", "option": "Complete", "removed": False,
+         "renamed_to": "Done"}]
+    assert [c["summary"] for c in result.details["changes"]] == [
+        "Status option 'Complete' is now named 'Done'"]
+    # Only a history without ids: a rename cannot be told from a removal.
+    by_name_only = schema_result(DB, source(now), "bottlenecks", history=[BASE], uses=uses)
+    assert by_name_only.summary.endswith("which Status no longer has")
+
+
 def test_change_json_carries_the_summary() -> None:
     change = Change("option_removed", "BJXS", "Status", "Complete", None)
     assert change.to_dict() == {"kind": "option_removed", "property_id": "BJXS",
@@ -106,7 +159,7 @@ def test_schema_of_reads_notion_properties_with_encoded_ids() -> None:
     }
     schema = schema_of(properties)
     assert list(schema) == ["title", "%3AUPp", "BJXS"]
-    assert schema["%3AUPp"] == P("%3AUPp", "Severity", "select", ("Critical",))
+    assert schema["%3AUPp"] == P("%3AUPp", "Severity", "select", ("Critical",), ("x",))
     assert schema["BJXS"] == P("BJXS", "Score", "formula")
     assert schema_from_json(schema_to_json(schema)) == schema
     assert schema_of(None) == {}
@@ -295,7 +348,7 @@ def test_a_removed_option_a_playbook_filter_uses_is_a_warning(
                               "Status no longer has")
     assert result.details["options_missing"] == [
         {"check": "bottlenecks.open", "property": "Status", "option": "Complete",
-         "removed": True}]
+         "removed": True, "renamed_to": None}]
 
 
 # --- the sandbox's schema shapes ------------------------------------------------------------------
@@ -391,3 +444,44 @@ def test_the_shipped_daily_where_is_read_for_options(sandbox: Sandbox) -> None:
     assert (result.status, result.summary) == (
         Status.WARNING, "the filter of notion.critical_bottlenecks uses option 'Complete', "
                         "which Status no longer has")
+
+
+def test_a_renamed_option_in_notion_is_named_by_notion_schema_and_the_diff(
+    sandbox: Sandbox, tmp_path: Path, opsd_cli: Any
+) -> None:
+    config = write_config(tmp_path, sandbox)  # bottlenecks.open: Status does_not_equal Complete
+    assert opsd_cli("--config", config, "check", "notion.schema").code == 0
+    with httpx.Client(base_url=sandbox.url, headers=HEADERS) as client:
+        body = {"database": "Bottlenecks Registry", "prop": "Status", "option": "Complete",
+                "new_name": "Done"}
+        assert client.post("/__sandbox/rename_option", json=body).status_code == 200
+        again = client.post("/__sandbox/rename_option", json=body)
+    assert again.status_code == 400 and "no option 'Complete'" in again.text
+    drifted = opsd_cli("--config", config, "check", "notion.schema", "--json")
+    [result] = json.loads(drifted.out)["results"]
+    assert (result["status"], result["summary"]) == (
+        "WARNING", "the filter of bottlenecks.open uses option 'Complete', which Status now "
+                   "calls 'Done'")
+    assert result["details"]["hint"] == SCHEMA_OPTION_RENAME_HINT
+    diff = opsd_cli("--config", config, "schema", "bottlenecks", "--diff", "7d")
+    assert diff.code == 0, diff.out + diff.err
+    assert diff.out.splitlines()[-1] == "  Status option 'Complete' is now named 'Done'"
+
+
+def test_sandbox_rename_option_keeps_the_id_and_page_values(sandbox: Sandbox) -> None:
+    ds = DATA_SOURCES["Bottlenecks Registry"]["Bottlenecks Registry"]
+    with httpx.Client(base_url=sandbox.url, headers=HEADERS) as client:
+        before = client.get(f"/v1/data_sources/{ds}").json()["properties"]["Status"]
+        sandbox.rename_option("Bottlenecks Registry", "Status", "Complete", "Done")
+        after = client.get(f"/v1/data_sources/{ds}").json()["properties"]["Status"]
+        done = {"property": "Status", "select": {"equals": "Done"}}
+        pages = client.post(f"/v1/data_sources/{ds}/query", json={"filter": done}).json()
+    old = {o["id"]: o["name"] for o in before["select"]["options"]}
+    new = {o["id"]: o["name"] for o in after["select"]["options"]}
+    assert list(new) == list(old) and all(new.values())
+    assert {i: n for i, n in new.items() if old[i] != n} == {
+        next(i for i, n in old.items() if n == "Complete"): "Done"}
+    assert pages["results"] and all(
+        p["properties"]["Status"]["select"]["name"] == "Done" for p in pages["results"])
+    with pytest.raises(SandboxError, match="already has an option named 'Testing'"):
+        sandbox.rename_option("Bottlenecks Registry", "Status", "Done", "Testing")

@@ -23,12 +23,18 @@ from opsd.notion.schema import (
     diff_schemas,
     filter_uses,
     former_names,
+    renamed_option,
     schema_from_json,
     schema_to_json,
     where_uses,
 )
 from opsd.results import Result, Status
-from opsd.runbooks import SCHEMA_HINT, SCHEMA_OPTION_HINT, SCHEMA_RENAME_HINT
+from opsd.runbooks import (
+    SCHEMA_HINT,
+    SCHEMA_OPTION_HINT,
+    SCHEMA_OPTION_RENAME_HINT,
+    SCHEMA_RENAME_HINT,
+)
 from opsd.store import schemas
 
 if TYPE_CHECKING:
@@ -78,7 +84,10 @@ def removed_options(
     uses: FilterUses, current: Schema, renamed: Mapping[str, PropertyInfo],
     history: Sequence[Schema],
 ) -> list[dict[str, Any]]:
-    """Options the filters compare with that their (select/status) property lacks (pure)."""
+    """Options the filters compare with that their (select/status) property lacks (pure).
+
+    `renamed_to` is the option's new name when the property still has it (same option id).
+    """
     found = []
     for entry, use in uses:
         prop = renamed.get(use.property) or by_name(current, use.property)
@@ -86,13 +95,18 @@ def removed_options(
             continue
         if use.option in prop.options:
             continue
-        removed = any(use.option in old[prop.id].options for old in history if prop.id in old)
+        renamed_to = renamed_option(history, prop, use.option)
+        removed = renamed_to is None and any(
+            use.option in old[prop.id].options for old in history if prop.id in old)
         found.append({"check": entry, "property": prop.name, "option": use.option,
-                      "removed": removed})
+                      "removed": removed, "renamed_to": renamed_to})
     return list({(f["check"], f["property"], f["option"]): f for f in found}.values())
 
 
 def _option_text(problem: Mapping[str, Any]) -> str:
+    if problem["renamed_to"] is not None:
+        return (f"the filter of {problem['check']} uses option {problem['option']!r}, which "
+                f"{problem['property']} now calls {problem['renamed_to']!r}")
     how = "no longer has" if problem["removed"] else "does not have"
     return (f"the filter of {problem['check']} uses option {problem['option']!r}, which "
             f"{problem['property']} {how}")
@@ -129,9 +143,11 @@ def schema_result(
         parts.append("mistyped " + ", ".join(
             f"{m['property']} ({m['actual']}, expected {m['expected']})" for m in mistyped))
     parts += [_option_text(problem) for problem in options]
-    hints = [hint for hint, present in ((SCHEMA_RENAME_HINT, renamed),
-                                        (SCHEMA_HINT, problems), (SCHEMA_OPTION_HINT, options))
-             if present]
+    renamed_options = [o for o in options if o["renamed_to"] is not None]
+    hints = [hint for hint, present in (
+        (SCHEMA_RENAME_HINT, renamed), (SCHEMA_HINT, problems),
+        (SCHEMA_OPTION_RENAME_HINT, renamed_options),
+        (SCHEMA_OPTION_HINT, len(options) > len(renamed_options))) if present]
     if hints:
         details["hint"] = hints[0] if len(hints) == 1 else " ".join(
             h if h.endswith(".") else h + "." for h in hints)

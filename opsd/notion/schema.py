@@ -12,30 +12,46 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 OPTION_TYPES = frozenset({"select", "multi_select", "status"})
-"""Property types whose configuration lists options (by name)."""
+"""Property types whose configuration lists options (by name and id)."""
 
-ChangeKind = Literal["renamed", "retyped", "added", "removed", "option_removed", "option_added"]
+ChangeKind = Literal["renamed", "retyped", "added", "removed", "option_removed", "option_added",
+                     "option_renamed"]
 
 
 @dataclasses.dataclass(frozen=True)
 class PropertyInfo:
-    """One property of a schema: its id, name, type and (select/status) option names."""
+    """One property of a schema: its id, name, type and (select/status) option names.
+
+    `option_ids` are the options' Notion ids, in the same order; empty when unknown (schemas
+    recorded before ids were kept), and then options compare by name.
+    """
 
     id: str
     name: str
     type: str
     options: tuple[str, ...] = ()
+    option_ids: tuple[str, ...] = ()
+
+    def option_names(self) -> dict[str, str] | None:
+        """Option id -> name, or None when the ids are unknown."""
+        if not self.option_ids or len(self.option_ids) != len(self.options):
+            return None
+        return dict(zip(self.option_ids, self.options, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: `id`, `name`, `type`, `options`."""
-        return {"id": self.id, "name": self.name, "type": self.type,
-                "options": list(self.options)}
+        """JSON form: `id`, `name`, `type`, `options` (and `option_ids` when known)."""
+        data: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type,
+                                "options": list(self.options)}
+        if self.option_ids:
+            data["option_ids"] = list(self.option_ids)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PropertyInfo:
-        """The inverse of `to_dict`."""
+        """The inverse of `to_dict` (a dict without `option_ids` loads with none)."""
         return cls(str(data["id"]), str(data["name"]), str(data["type"]),
-                   tuple(str(o) for o in data.get("options") or ()))
+                   tuple(str(o) for o in data.get("options") or ()),
+                   tuple(str(o) for o in data.get("option_ids") or ()))
 
 
 Schema = dict[str, PropertyInfo]
@@ -48,10 +64,13 @@ def schema_of(properties: Mapping[str, Any] | None) -> Schema:
     for name, prop in (properties or {}).items():
         kind = str(prop.get("type", ""))
         config = prop.get(kind) if isinstance(prop.get(kind), dict) else {}
-        options = tuple(o.get("name", "") for o in config.get("options") or ()
-                        if isinstance(o, dict)) if kind in OPTION_TYPES else ()
+        listed = [o for o in config.get("options") or () if isinstance(o, dict)
+                  ] if kind in OPTION_TYPES else []
+        options = tuple(str(o.get("name", "")) for o in listed)
+        ids = tuple(str(o.get("id") or "") for o in listed)
         prop_id = str(prop.get("id") or name)
-        schema[prop_id] = PropertyInfo(prop_id, str(prop.get("name") or name), kind, options)
+        schema[prop_id] = PropertyInfo(prop_id, str(prop.get("name") or name), kind, options,
+                                       ids if all(ids) else ())
     return schema
 
 
@@ -71,7 +90,8 @@ class Change:
     """One difference between two schemas, about the property `property_id`.
 
     `name` is the property's current name (its last name if removed); `old`/`new` are the
-    names (renamed), types (retyped, added, removed) or the option (option_*).
+    names (renamed), types (retyped, added, removed), the option (option_removed/added) or
+    its old and new names (option_renamed).
     """
 
     kind: ChangeKind
@@ -92,6 +112,8 @@ class Change:
             return f"{self.name} was removed (was {self.old})"
         if self.kind == "option_removed":
             return f"{self.name} lost option {self.old!r}"
+        if self.kind == "option_renamed":
+            return f"{self.name} option {self.old!r} is now named {self.new!r}"
         return f"{self.name} gained option {self.new!r}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,13 +134,38 @@ def diff_schemas(old: Schema, new: Schema) -> list[Change]:
         if before.type != now.type:
             changes.append(Change("retyped", prop_id, now.name, before.type, now.type))
         elif now.type in OPTION_TYPES:
-            changes += [Change("option_removed", prop_id, now.name, option, None)
-                        for option in before.options if option not in now.options]
-            changes += [Change("option_added", prop_id, now.name, None, option)
-                        for option in now.options if option not in before.options]
+            changes += _option_changes(before, now)
     changes += [Change("removed", prop_id, before.name, before.type, None)
                 for prop_id, before in old.items() if prop_id not in new]
     return changes
+
+
+def _option_changes(before: PropertyInfo, now: PropertyInfo) -> list[Change]:
+    """Options renamed (same id, when both sides know ids), then removed, then added."""
+    old_ids, new_ids = before.option_names(), now.option_names()
+    renames = {name: new_ids[i] for i, name in old_ids.items()
+               if i in new_ids and new_ids[i] != name} if old_ids and new_ids else {}
+    changes = [Change("option_renamed", now.id, now.name, old, new)
+               for old, new in renames.items()]
+    changes += [Change("option_removed", now.id, now.name, option, None)
+                for option in before.options
+                if option not in now.options and option not in renames]
+    changes += [Change("option_added", now.id, now.name, None, option)
+                for option in now.options
+                if option not in before.options and option not in renames.values()]
+    return changes
+
+
+def renamed_option(history: Iterable[Schema], now: PropertyInfo, option: str) -> str | None:
+    """What `now` calls the option that was named `option` in `history` (same id), or None."""
+    current = now.option_names() or {}
+    for schema in reversed(list(history)):
+        before = schema.get(now.id)
+        names = (before.option_names() if before else None) or {}
+        option_id = next((i for i, name in names.items() if name == option), None)
+        if option_id in current and current[option_id] != option:
+            return current[option_id]
+    return None
 
 
 def by_name(schema: Schema, name: str) -> PropertyInfo | None:

@@ -257,12 +257,16 @@ class NotionApi:
         """Delete a select/status option; pages that held it lose the value."""
         self._edit_schema(drift.remove_option, name_or_id, prop, option)
 
-    def _edit_schema(self, edit: Callable[[DataSource, str, str], None], name_or_id: str,
-                     prop: str, argument: str) -> None:
+    def rename_option(self, name_or_id: str, prop: str, option: str, new_name: str) -> None:
+        """Rename a select/status option in Notion: its option id stays; pages follow."""
+        self._edit_schema(drift.rename_option, name_or_id, prop, option, new_name)
+
+    def _edit_schema(self, edit: Callable[..., None], name_or_id: str,
+                     prop: str, *arguments: str) -> None:
         with self._lock:
             for ds in self._sources_with(name_or_id, prop):
                 try:
-                    edit(ds, prop, argument)
+                    edit(ds, prop, *arguments)
                 except ValueError as exc:
                     raise SandboxError(str(exc)) from None
 

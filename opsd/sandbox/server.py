@@ -191,6 +191,10 @@ class Sandbox:
         """Delete a select/status option from the schema and from every page."""
         self.api.remove_option(database, prop, option)
 
+    def rename_option(self, database: str, prop: str, option: str, new_name: str) -> None:
+        """Rename a select/status option: the same option id under a new name."""
+        self.api.rename_option(database, prop, option, new_name)
+
     def incomplete_after(self, count: int) -> None:
         """Queries stop after `count` results with `request_status` incomplete (Notion: 10,000)."""
         if count < 1:
@@ -277,6 +281,7 @@ _ADMIN_ACTIONS: dict[str, Callable[..., None]] = {
     "retype_property": Sandbox.retype_property,
     "rename_property": Sandbox.rename_property,
     "remove_option": Sandbox.remove_option,
+    "rename_option": Sandbox.rename_option,
     "incomplete_after": Sandbox.incomplete_after,
     "open_incident": Sandbox.open_incident,
     "resolve_incident": Sandbox.resolve_incident,
