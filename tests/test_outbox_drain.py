@@ -205,3 +205,30 @@ def test_destination_keys_leave_out_credentials():
     assert url_key("json://127.0.0.1:8080/hook") != url_key("json://127.0.0.1:8080/other")
     assert url_key("mailto://h?to=a@example.com") != url_key("mailto://h?to=b@example.com")
     assert url_key("not a url") is None
+
+
+def test_rows_queued_before_urls_keyed_them_are_delivered_in_order_and_rekeyed(
+    tmp_path, webhook
+):
+    from opsd.alerting.deliver import entry_key, url_key
+    from opsd.store.outbox import OutboxRow, enqueue
+
+    entry = f"critical = {webhook.url}"
+    settings = settings_for(tmp_path, entry)
+    store = Store.open(settings.storage.path)
+    # What an older opsd queued: rows keyed by a hash of the whole entry (tags and all).
+    old = [OutboxRow(entry_key(entry), "json://127.0.0.1/hook", "failure", f"[CRITICAL] old {n}",
+                     "queued before the upgrade") for n in (1, 2)]
+    enqueue(store, old, T0)
+    webhook.stop()
+    run(settings, store, result(Status.CRITICAL, "api"), now=T0 + 60)
+    webhook.start()
+    assert drain(settings, store, T0 + 120).delivered == 3
+    assert [t.split(" (")[0] for t in webhook.titles()] == [
+        "[CRITICAL] old 1", "[CRITICAL] old 2",
+        "[CRITICAL] http.endpoint/api: endpoint api is CRITICAL",
+    ]
+    rows = outbox_rows(store, 0)
+    assert [r["abandoned_at"] for r in rows] == [None, None, None]
+    keys = {r["url_key"] for r in store.query("SELECT url_key FROM outbox")}
+    assert keys == {url_key(webhook.url)}

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsd.alerting.deliver import UNKNOWN_URL
+from opsd.alerting.deliver import UNKNOWN_URL, entry_key
 from opsd.alerting.engine import AlertEvent, EventType
 from opsd.alerting.messages import Message, Origin, compose, routing_tags
 from opsd.config import Settings
@@ -286,6 +286,7 @@ def _send_due(
     settings: Settings, store: StoreAccess, now: float, worker: AppriseWorker, send: Send
 ) -> Drained:
     by_key: dict[str, Destination] | None = None  # parsed on first use
+    legacy: dict[str, Destination] = {}
     timeout = settings.alerts.timeout
     failed_keys: set[str] = set()
     drained = Drained()
@@ -294,8 +295,14 @@ def _send_due(
             # prometheus_client too loads only when there is something to send.
             from opsd import metrics
 
-            by_key = {d.key: d for d in worker.destinations(settings)}
+            targets = worker.destinations(settings)
+            by_key = {d.key: d for d in targets}
+            legacy = _legacy_keys(settings, targets)
         destination = by_key.get(row["url_key"])
+        if destination is None and row["url_key"] in legacy:
+            # Queued by an opsd before rows were keyed by URL: join that URL's queue in order.
+            store.run(outbox.rekey, row["url_key"], legacy[row["url_key"]].key, row["id"])
+            continue
         if destination is None:
             store.run(outbox.give_up, row["id"], now, "URL no longer in alerts.urls")
             continue
@@ -331,6 +338,16 @@ def _send_due(
     if by_key is not None:
         metrics.set_outbox_depth(store.run(outbox.outbox_depth))
     return drained
+
+
+def _legacy_keys(settings: Settings, targets: Sequence[Destination]) -> dict[str, Destination]:
+    """The destinations by the key older opsd versions gave their rows (a hash of the whole
+    `alerts.urls` entry), where it differs from today's."""
+    entries = (entry.get_secret_value() for entry in settings.alerts.urls)
+    return {
+        old: target for entry, target in zip(entries, targets, strict=True)
+        if (old := entry_key(entry)) != target.key
+    }
 
 
 def _as_sent(row: dict[str, Any], lost: int, settings: Settings) -> Message:

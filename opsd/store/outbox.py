@@ -155,6 +155,14 @@ def give_up(
         )
 
 
+def rekey(store: Store, old_key: str, new_key: str, release: int) -> None:
+    """Move `old_key`'s rows (queued before rows were keyed by URL) to `new_key`'s queue, in
+    their order, and release the claim on row `release` so the queue's head goes first."""
+    with store.transaction() as conn:
+        conn.execute("UPDATE outbox SET url_key = ? WHERE url_key = ?", (new_key, old_key))
+        conn.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ?", (release,))
+
+
 def outbox_depth(store: Store) -> int:
     """Messages still waiting for delivery."""
     row = store.conn.execute(
