@@ -361,3 +361,29 @@ def test_a_cli_command_honours_the_pause_the_daemon_recorded(
         f"UNKNOWN - rate limited until {hhmmss(pause.until, 'Europe/Berlin')} "
         "(Retry-After 100 s, reason integration_rate_limit)")
     assert sandbox.stats()["requests_total"] == 0  # the command sent nothing
+
+
+def test_publish_reads_the_stored_budget_without_booking(tmp_path: Path) -> None:
+    from opsd.metrics import observe_notion_budget
+    from opsd.notion.service import publish_budget
+
+    time = FakeTime()
+    store = Store.open(tmp_path / "opsd.db")
+    config = NotionConfig(token=SANDBOX_TOKEN, base_url="http://127.0.0.1:9")
+    limiter = RateLimiter(2.5, 3, clock=time, store=store,
+                          budget=budget_key(config.base_url, SANDBOX_TOKEN))
+    asyncio.run(limiter.pause(30.0, reason="integration_rate_limit", slow_down=True))
+    stored = budget_row(store, limiter.budget)
+
+    def gauges() -> tuple[float | None, float | None]:
+        return (REGISTRY.get_sample_value("opsd_notion_rate_limit_paused_until_timestamp_seconds"),
+                REGISTRY.get_sample_value("opsd_notion_request_rate_limit"))
+
+    observe_notion_budget(None, 0.0)  # as a fresh process has them
+    asyncio.run(publish_budget(config, store, time))
+    assert gauges() == (START + 30.0, pytest.approx(2.5 * 0.7))
+    time.now += 31.0  # the pause is over; the rate grows back from its end
+    asyncio.run(publish_budget(config, store, time))
+    paused_until, rate = gauges()
+    assert paused_until == 0.0 and rate is not None and 2.5 * 0.7 < rate < 2.5
+    assert budget_row(store, limiter.budget) == stored  # read, nothing booked

@@ -217,6 +217,17 @@ class RateLimiter:
         metrics.observe_notion_budget(pause.until, await self.current_rate())
         return pause
 
+    async def publish(self) -> None:
+        """The budget as stored (a pause in force, the adaptive rate) to the Prometheus gauges,
+        without booking a slot: a daemon that starts during a pause shows it at once."""
+        now = self.clock()
+        bucket = self.bucket
+        if self.store is not None:
+            row = await self.store.call(budget_rows.budget_row, self.budget)
+            bucket = TokenBucket.from_row(self.rate, self.burst, now, row)
+        pause = _pause_of(bucket, now)
+        metrics.observe_notion_budget(pause.until if pause else None, bucket.rate(now))
+
     async def current_rate(self) -> float:
         """The adaptive rate now, requests/s."""
         return await self._update(TokenBucket.rate, self.clock())

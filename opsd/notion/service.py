@@ -336,6 +336,15 @@ class NotionService:
         return error
 
 
+async def publish_budget(
+    config: NotionConfig, store: StoreAccess, clock: Callable[[], float] = time.time
+) -> None:
+    """The shared budget of `config`'s base URL and token, as stored, to the Prometheus gauges."""
+    token = config.token.get_secret_value() if config.token else None
+    await RateLimiter(config.rate_limit, config.burst, clock=clock, store=store,
+                      budget=budget_key(config.base_url, token)).publish()
+
+
 def budget_key(base_url: str, token: str | None) -> str:
     """The shared budget's name: a fingerprint of base URL and token (never the token)."""
     return hashlib.sha256(f"{base_url}\n{token or ''}".encode()).hexdigest()[:16]
