@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from opsd.runbooks import threshold_hint
+
 
 @pytest.fixture
 def failing_playbook(tmp_path):
@@ -54,6 +56,7 @@ def test_run_playbook_sends_one_message_across_runs_and_alerts_lists_it(
     events = json.loads(opsd_cli("--config", config, "alerts", "history", "--json").out)["events"]
     [delivery] = events[0]["deliveries"]
     assert delivery["status"] == "delivered"
+    assert events[0]["hint"] == threshold_hint("maintenance.retention", "retention", "high")
     assert delivery["url"] == f"json://opsd:****@127.0.0.1:{webhook.port}/hook"
 
 

@@ -203,6 +203,32 @@ def test_metrics_pass_promtool_and_healthz_is_ok(setup, promtool):
     assert daemon.wait_exit() == 0
 
 
+def test_a_restart_during_a_notion_pause_shows_it_on_metrics_at_once(setup, tmp_path):
+    import asyncio
+
+    from opsd.notion.limiter import RateLimiter
+    from opsd.notion.service import budget_key
+    from opsd.sandbox import SANDBOX_TOKEN
+    from opsd.store import Store
+
+    base_url = "http://127.0.0.1:9"  # never asked: the `fast` playbook has no Notion check
+    # A 429 an hour long (Retry-After 3600 s) recorded by the previous daemon.
+    store = Store.open(tmp_path / "opsd.db")
+    limiter = RateLimiter(2.5, 3, store=store, budget=budget_key(base_url, SANDBOX_TOKEN))
+    pause = asyncio.run(limiter.pause(3600.0, reason="integration_rate_limit", slow_down=True))
+    store.close()
+
+    daemon, notify = setup(notion={"token": SANDBOX_TOKEN, "base_url": base_url})
+    notify.wait_for("READY=1")
+    body = httpx.get(f"{daemon.metrics_url()}/metrics", timeout=HANG).text
+    gauges = dict(re.findall(r"^(opsd_notion_\w+) (\S+)$", body, re.M))
+    assert float(gauges["opsd_notion_rate_limit_paused_until_timestamp_seconds"]) == (
+        pytest.approx(pause.until))
+    assert float(gauges["opsd_notion_request_rate_limit"]) == pytest.approx(2.5 * 0.7)
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+
+
 def test_kill_9_loses_nothing_and_restart_catches_up(setup, tmp_path):
     db = tmp_path / "opsd.db"
     daemon, notify = setup()

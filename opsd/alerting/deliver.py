@@ -34,7 +34,7 @@ from typing import Any
 from opsd.redact import redact_secret
 
 # An `alerts.urls` entry: optional Apprise tags (`critical,2:pager=`), then the URL.
-_ENTRY = re.compile(
+TAGGED_ENTRY = re.compile(
     r"^\s*(?:(?P<tags>[a-z0-9,_: \t-]+?)\s*=)?\s*(?P<url>[a-z0-9]{1,32}://.*)$", re.I
 )
 UNKNOWN_URL = "Apprise does not understand this URL"
@@ -67,7 +67,7 @@ def parse_entry(entry: str) -> dict[str, Any]:
     from apprise import Apprise
     from apprise.tag import AppriseTag
 
-    match = _ENTRY.match(entry)
+    match = TAGGED_ENTRY.match(entry)
     service = Apprise.instantiate(match["url"].strip()) if match else None
     if match is None or service is None:
         return {"url": entry, "tags": [], "label": redact_secret(entry),

@@ -278,6 +278,7 @@ def _event_dict(event: AlertEvent) -> dict[str, Any]:
         "since": event.since,
         "summary": event.summary,
         "resolution": event.resolution,
+        "hint": event.hint,
         "value": event.value,
         "previous_severity": event.previous_severity.value if event.previous_severity else None,
         "silenced_by": event.silenced_by,

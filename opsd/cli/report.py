@@ -149,11 +149,13 @@ def _num(value: float | None) -> str:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    warnings: tuple[str, ...] = ()
     try:
-        problems = list(open_view(args).playbook_problems)
+        view = open_view(args)
+        problems, warnings = list(view.playbook_problems), view.routing_warnings
     except ConfigError as exc:
         problems = exc.problems
-    for problem in problems:
+    for problem in [*problems, *warnings]:
         print(problem)
     if not problems:
         print("ok")

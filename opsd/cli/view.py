@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import opsd
+from opsd.alerting import routing_warnings
 from opsd.config.paths import resolve_config_path
 from opsd.errors import ConfigError, PlaybookError, UsageError
 from opsd.units import describe_schedule
@@ -101,6 +102,7 @@ class View:
     shown: dict[str, Any]
     playbooks: tuple[PlaybookInfo, ...]
     playbook_problems: tuple[str, ...]
+    routing_warnings: tuple[str, ...] = ()
 
     def has_check(self, name: str) -> bool:
         """True if a playbook entry has this name or kind."""
@@ -145,6 +147,7 @@ class View:
                 for p in (playbooks or ())
             ),
             playbook_problems=tuple(problems),
+            routing_warnings=tuple(routing_warnings.of_settings(settings, playbooks or ())),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -164,6 +167,7 @@ class View:
                 for p in data["playbooks"]
             ),
             playbook_problems=tuple(data["playbook_problems"]),
+            routing_warnings=tuple(data.get("routing_warnings", ())),
         )
 
 

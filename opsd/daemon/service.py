@@ -22,6 +22,7 @@ from typing import TextIO
 
 from opsd import __version__, metrics
 from opsd.alerting import observer as alerting
+from opsd.alerting import routing_warnings
 from opsd.app import App
 from opsd.config import Settings, config_file_of, load_settings
 from opsd.daemon.http import MetricsServer
@@ -85,6 +86,7 @@ class Daemon:
         self._configure_logs()
         playbooks = self.app.playbooks  # validates every playbook before anything starts
         await asyncio.to_thread(lambda: self.app.store)  # opens and migrates off the loop
+        await self._publish_budget(self.app)
         self.server = self._start_server(self.settings)
         self.scheduler = PlaybookScheduler(self.settings.scheduler.timezone, self.run_playbook)
         catch_up = self.scheduler.schedule(
@@ -105,6 +107,8 @@ class Daemon:
               catch_up=",".join(catch_up) or "none", timezone=self.settings.scheduler.timezone,
               metrics=self.server.url if self.server else "disabled",
               watchdog_seconds=self.notifier.watchdog_interval or "off")
+        for warning in routing_warnings.of_settings(self.settings, playbooks):
+            event(log, warning.removeprefix("warning: "), level=logging.WARNING)
         await self._stop.wait()
         await self._shutdown([ticker, prober])
         return 0
@@ -324,6 +328,12 @@ class Daemon:
         """When each playbook's latest run started (for catch-up), read on the store's thread."""
         last = await app.store.call(runs.last_runs)
         return lambda name: last.get(name, {}).get("started_at")
+
+    async def _publish_budget(self, app: App) -> None:
+        """The shared Notion budget's gauges as the store has them (a pause outlives a restart)."""
+        from opsd.notion.service import publish_budget  # the Notion client loads on first use
+
+        await publish_budget(app.settings.notion, app.store, self.clock)
 
     def _env(self) -> dict[str, str] | None:
         return dict(self.env) if self.env is not None else None
