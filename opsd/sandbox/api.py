@@ -1,4 +1,5 @@
-"""The Notion API itself: routing, auth, Notion-Version, rate limit, faults, stats.
+"""The Notion API itself: auth, Notion-Version, rate limit, faults, stats, and the endpoints
+(routes and malformed-request answers are in `routing`).
 
 `NotionApi.handle(request)` turns one request into one `Response` without touching a socket;
 the HTTP server (`server.py`) adds the waiting (latency, hangs) around it. All state sits
@@ -8,13 +9,10 @@ behind one lock, so the admin API can change it while requests are in flight.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from opsd.sandbox import drift, render
@@ -39,6 +37,16 @@ from opsd.sandbox.responses import (
     rate_limited,
     retry_after_value,
 )
+from opsd.sandbox.routing import (
+    ApiError,
+    Request,
+    bearer,
+    json_body,
+    match_route,
+    not_found,
+    template_of,
+    valid_id,
+)
 from opsd.sandbox.workspace import (
     DATABASES,
     EMPTY_VALUES,
@@ -58,54 +66,6 @@ _INVALID_URL = ("invalid_request_url", "Invalid request URL.")
 
 class SandboxError(ValueError):
     """A fault or admin request the sandbox cannot apply (unknown database, bad status...)."""
-
-
-@dataclass(frozen=True)
-class Request:
-    """One API request: method, path (no query string), lower-cased headers, raw body."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class _Route:
-    method: str
-    pattern: re.Pattern[str]
-    template: str
-    handler: str
-
-
-def _route(method: str, template: str, handler: str) -> _Route:
-    pattern = re.compile("^" + template.replace("{id}", "(?P<id>[^/]+)") + "/?$")
-    return _Route(method, pattern, f"{method} {template}", handler)
-
-
-ROUTES = (
-    _route("GET", "/v1/users/me", "users_me"),
-    _route("GET", "/v1/databases/{id}", "get_database"),
-    _route("POST", "/v1/databases/{id}/query", "query_database"),
-    _route("GET", "/v1/data_sources/{id}", "get_data_source"),
-    _route("POST", "/v1/data_sources/{id}/query", "query_data_source"),
-    _route("POST", "/v1/search", "search"),
-)
-
-
-def match_route(method: str, path: str) -> tuple[_Route | None, str | None]:
-    """The route for this request and its `{id}`, or (None, None)."""
-    for route in ROUTES:
-        found = route.pattern.match(path)
-        if found and route.method == method:
-            return route, found.groupdict().get("id")
-    return None, None
-
-
-def template_of(method: str, path: str) -> str:
-    """The stats key for a request: `GET /v1/databases/{id}`, never a raw id."""
-    route, _ = match_route(method, path)
-    return route.template if route else f"{method} (unknown path)"
 
 
 class NotionApi:
@@ -319,7 +279,7 @@ class NotionApi:
                 return page
             return injected_error(mode.status, mode.retry_after, mode.http_date,
                                   self._wall_clock())
-        token = _bearer(request.headers.get("authorization", ""))
+        token = bearer(request.headers.get("authorization", ""))
         if token not in self.tokens:
             return notion_error(401, *ERROR_CODES[401])
         version = request.headers.get("notion-version")
@@ -343,11 +303,11 @@ class NotionApi:
         if route is None:
             return notion_error(400, *_INVALID_URL)
         try:
-            body = _json_body(request)
+            body = json_body(request)
             return getattr(self, "_" + route.handler)(version, object_id, body)
         except QueryError as exc:
             return notion_error(400, "validation_error", str(exc))
-        except _ApiError as exc:
+        except ApiError as exc:
             return exc.response
 
     def _users_me(self, version: str, _id: None, _body: dict) -> Response:
@@ -359,7 +319,7 @@ class NotionApi:
 
     def _query_database(self, version: str, raw_id: str, body: dict) -> Response:
         if render.has_data_sources(version):
-            raise _ApiError(notion_error(400, *_INVALID_URL))
+            raise ApiError(notion_error(400, *_INVALID_URL))
         db = self._database(raw_id, version)
         return self._query(db.data_sources[0], body, version)
 
@@ -414,65 +374,24 @@ class NotionApi:
                                                 incomplete=len(matching) > self.result_limit))
 
     def _database(self, raw_id: str, version: str) -> Database:
-        db_id = _valid_id(raw_id, "database_id")
+        db_id = valid_id(raw_id, "database_id")
         db = self.databases.get(db_id)
         if db is None or not db.shared:
-            raise _ApiError(_not_found("database", db_id))
+            raise ApiError(not_found("database", db_id))
         unreadable = render.legacy_unreadable(db) if version == render.LEGACY_VERSION else None
         if unreadable:
-            raise _ApiError(notion_error(400, "validation_error", unreadable))
+            raise ApiError(notion_error(400, "validation_error", unreadable))
         return db
 
     def _data_source(self, raw_id: str, version: str) -> tuple[DataSource, Database]:
         if version == render.LEGACY_VERSION:
-            raise _ApiError(notion_error(400, *_INVALID_URL))
-        ds_id = _valid_id(raw_id, "data_source_id")
+            raise ApiError(notion_error(400, *_INVALID_URL))
+        ds_id = valid_id(raw_id, "data_source_id")
         for db in self.databases.values():
             for ds in db.data_sources:
                 if ds.id == ds_id and db.shared and ds.shared and not db.linked:
                     return ds, db
-        raise _ApiError(_not_found("data source", ds_id))
-
-
-class _ApiError(Exception):
-    """Ends a request early with a ready-made error response."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _bearer(header: str) -> str | None:
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    if request.method != "POST" or not request.body.strip():
-        return {}
-    try:
-        body = json.loads(request.body)
-    except ValueError:
-        raise _ApiError(notion_error(400, "invalid_json", "Error parsing JSON body.")) from None
-    if not isinstance(body, dict):
-        raise QueryError("body failed validation: body should be an object.")
-    return body
-
-
-def _valid_id(raw_id: str, field: str) -> str:
-    object_id = normalize_id(raw_id)
-    if object_id is None:
-        raise _ApiError(notion_error(
-            400, "validation_error",
-            f"path failed validation: path.{field} should be a valid uuid, instead was "
-            f"`\"{raw_id}\"`."))
-    return object_id
-
-
-def _not_found(kind: str, object_id: str) -> Response:
-    return notion_error(404, "object_not_found",
-                        f"Could not find {kind} with ID: {object_id}. Make sure the relevant "
-                        "pages and databases are shared with your integration.")
+        raise ApiError(not_found("data source", ds_id))
 
 
 def _title_of(obj: dict[str, Any]) -> str:

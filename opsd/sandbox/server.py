@@ -13,9 +13,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from opsd.sandbox.api import SANDBOX_TOKEN, NotionApi, Request, SandboxError
+from opsd.sandbox.api import SANDBOX_TOKEN, NotionApi, SandboxError
 from opsd.sandbox.faults import ErrorMode
 from opsd.sandbox.responses import Response
+from opsd.sandbox.routing import Request
 from opsd.sandbox.statuspage import SUMMARY_PATH, StatusPage
 
 ADMIN_PREFIX = "/__sandbox/"
