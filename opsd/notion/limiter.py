@@ -188,7 +188,7 @@ class RateLimiter:
             await self.sleep(wait)
             waited += wait
             # A 429 that arrived (in any process) while we slept voids our slot: book again.
-            if await self._update(_paused_until) == behind:
+            if (await self._stored()).paused_until == behind:
                 return waited
 
     @staticmethod
@@ -221,16 +221,20 @@ class RateLimiter:
         """The budget as stored (a pause in force, the adaptive rate) to the Prometheus gauges,
         without booking a slot: a daemon that starts during a pause shows it at once."""
         now = self.clock()
-        bucket = self.bucket
-        if self.store is not None:
-            row = await self.store.call(budget_rows.budget_row, self.budget)
-            bucket = TokenBucket.from_row(self.rate, self.burst, now, row)
+        bucket = await self._stored()
         pause = _pause_of(bucket, now)
         metrics.observe_notion_budget(pause.until if pause else None, bucket.rate(now))
 
     async def current_rate(self) -> float:
         """The adaptive rate now, requests/s."""
-        return await self._update(TokenBucket.rate, self.clock())
+        return (await self._stored()).rate(self.clock())
+
+    async def _stored(self) -> TokenBucket:
+        """The budget as it stands, read without a write (the store's row when shared)."""
+        if self.store is None:
+            return self.bucket
+        row = await self.store.call(budget_rows.budget_row, self.budget)
+        return TokenBucket.from_row(self.rate, self.burst, self.clock(), row)
 
     async def _update(self, change: Callable[..., T], *args: Any) -> T:
         """`change(bucket, *args)`, in one store transaction when the budget is shared."""
@@ -244,10 +248,6 @@ class RateLimiter:
             return bucket.to_row(), result
 
         return await self.store.call(budget_rows.update_budget, self.budget, apply, now=now)
-
-
-def _paused_until(bucket: TokenBucket) -> float:
-    return bucket.paused_until
 
 
 def _pause_of(bucket: TokenBucket, now: float) -> Pause | None:
