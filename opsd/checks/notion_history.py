@@ -32,6 +32,17 @@ def too_few(count: int, noun: str, span: str, min_samples: int, **kw: str) -> Re
     return skipped(f"only {count} {noun} in the last {span} (min_samples {min_samples})", **kw)
 
 
+async def requests_in_window(
+    spec: CheckSpec[WindowParams], ctx: Context, start: float, purpose: str | None = None
+) -> list[dict[str, Any]] | Result:
+    """The request-log rows since `start`, or SKIPPED when there are none or too few."""
+    rows = await ctx.store.call(requests.request_rows, start, purpose=purpose)
+    span = format_duration(spec.params.window)
+    if not rows:
+        return skipped(f"no Notion requests recorded in the last {span}")
+    return too_few(len(rows), "Notion requests", span, spec.params.min_samples) or rows
+
+
 def covered_seconds(intervals: list[tuple[float, float]], start: float, end: float) -> float:
     """Length of the union of `intervals`, clipped to [start, end] (pure)."""
     total = 0.0
@@ -72,13 +83,10 @@ async def rate_limit(spec: CheckSpec[WindowParams], ctx: Context) -> Result:
     """Value = share of the window during which Notion told us to wait (union of Retry-Afters)."""
     end = ctx.now()
     start = end - spec.params.window
-    rows = await ctx.store.call(requests.request_rows, start)
+    rows = await requests_in_window(spec, ctx, start)
+    if isinstance(rows, Result):
+        return rows
     span = format_duration(spec.params.window)
-    if not rows:
-        return skipped(f"no Notion requests recorded in the last {span}")
-    few = too_few(len(rows), "Notion requests", span, spec.params.min_samples)
-    if few is not None:
-        return few
     stats = rate_limit_summary(rows, start, end)
     return Result(
         Status.OK,
@@ -101,15 +109,10 @@ def request_failed(row: dict[str, Any]) -> bool:
 async def error_rate(spec: CheckSpec[WindowParams], ctx: Context) -> Result:
     """Value = failed / all requests of the checks (token probes of the scanner excluded)."""
     end = ctx.now()
-    rows = await ctx.store.call(
-        requests.request_rows, end - spec.params.window, purpose="check"
-    )
+    rows = await requests_in_window(spec, ctx, end - spec.params.window, purpose="check")
+    if isinstance(rows, Result):
+        return rows
     span = format_duration(spec.params.window)
-    if not rows:
-        return skipped(f"no Notion requests recorded in the last {span}")
-    few = too_few(len(rows), "Notion requests", span, spec.params.min_samples)
-    if few is not None:
-        return few
     failed = [r for r in rows if request_failed(r)]
     causes = Counter(r["error"] or str(r["status"]) for r in failed)
     share = len(failed) / len(rows)
