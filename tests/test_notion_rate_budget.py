@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from test_notion_checks import run_entries, settings_for
+from test_notion_client import FakeClock
 
 from opsd.config import NotionConfig
 from opsd.metrics import REGISTRY
@@ -41,26 +42,11 @@ from opsd.store.limiter import budget_row
 START = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 
 
-class FakeTime:
-    """Wall and monotonic time at once; moves only when someone sleeps or the test says."""
-
-    def __init__(self) -> None:
-        self.now = START
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def hhmmss(epoch: float, zone: str = "UTC") -> str:
     return dt.datetime.fromtimestamp(epoch, zoneinfo.ZoneInfo(zone)).strftime("%H:%M:%S")
 
 
-def notion_service(sandbox: Sandbox, time: FakeTime, store: Store | None = None,
+def notion_service(sandbox: Sandbox, time: FakeClock, store: Store | None = None,
                    **notion: Any) -> NotionService:
     config = NotionConfig(**{"token": SANDBOX_TOKEN, "base_url": sandbox.url,
                              "rate_limit": 2.5, "burst": 3, **notion})
@@ -68,7 +54,7 @@ def notion_service(sandbox: Sandbox, time: FakeTime, store: Store | None = None,
                          rng=lambda: 0.0)
 
 
-async def me(svc: NotionService, time: FakeTime, within: float) -> Any:
+async def me(svc: NotionService, time: FakeClock, within: float) -> Any:
     return await svc.me(deadline=time() + within)
 
 
@@ -172,7 +158,7 @@ def test_the_sandbox_window_budget_refuses_until_the_window_ends() -> None:
 
 
 def test_two_limiters_on_one_database_file_share_pause_and_slots(tmp_path: Path) -> None:
-    time = FakeTime()
+    time = FakeClock(START)
     stores = [Store.open(tmp_path / "opsd.db") for _ in range(2)]
     daemon, cli = (RateLimiter(2.0, 1, clock=time, sleep=time.sleep, store=s, budget="b")
                    for s in stores)
@@ -208,7 +194,7 @@ def test_the_budget_is_named_by_a_fingerprint_never_the_token() -> None:
 def test_a_429_pauses_everyone_for_its_whole_retry_after_and_nothing_is_sent_meanwhile(
     make_sandbox,
 ) -> None:
-    time = FakeTime()
+    time = FakeClock(START)
     sandbox = make_sandbox(clock=time, wall_clock=time)
     sandbox.rate_window(limit=5, window=60)
     svc = notion_service(sandbox, time, Store.memory())
@@ -242,7 +228,7 @@ def test_a_429_pauses_everyone_for_its_whole_retry_after_and_nothing_is_sent_mea
 
 
 def test_a_workspace_limit_beyond_60_s_is_honoured_up_to_max_retry_after(make_sandbox) -> None:
-    time = FakeTime()
+    time = FakeClock(START)
     sandbox = make_sandbox(clock=time, wall_clock=time)
     sandbox.workspace_limit(seconds=150)
     svc = notion_service(sandbox, time)
@@ -262,7 +248,7 @@ def test_a_workspace_limit_beyond_60_s_is_honoured_up_to_max_retry_after(make_sa
 
 
 def test_529_waits_its_retry_after_not_a_backoff(make_sandbox) -> None:
-    time = FakeTime()
+    time = FakeClock(START)
     sandbox = make_sandbox(clock=time, wall_clock=time)
     sandbox.fail(status=529, count=1, retry_after=20)
     svc = notion_service(sandbox, time)
@@ -281,7 +267,7 @@ def test_529_waits_its_retry_after_not_a_backoff(make_sandbox) -> None:
     run(scenario(), svc)
 
 
-async def keep_calling(time: FakeTime, until: float, *services: NotionService) -> None:
+async def keep_calling(time: FakeClock, until: float, *services: NotionService) -> None:
     """Each service in turn asks for users/me until `until`; a refused call is expected."""
     while time() < until:
         for svc in services:
@@ -292,7 +278,7 @@ async def keep_calling(time: FakeTime, until: float, *services: NotionService) -
 
 
 def test_the_adaptive_rate_keeps_429s_rare_against_a_slower_server(make_sandbox) -> None:
-    time = FakeTime()
+    time = FakeClock(START)
     sandbox = make_sandbox(rate=0.7, burst=3, clock=time, wall_clock=time)
     svc = notion_service(sandbox, time, Store.memory())  # notion.rate_limit 2.5 req/s
     run(keep_calling(time, START + 600, svc), svc)
@@ -307,7 +293,7 @@ def test_the_adaptive_rate_keeps_429s_rare_against_a_slower_server(make_sandbox)
 def test_two_processes_on_one_store_share_one_budget(
     make_sandbox, tmp_path: Path, shared: bool
 ) -> None:
-    time = FakeTime()
+    time = FakeClock(START)
     sandbox = make_sandbox(rate=3.0, burst=3, clock=time, wall_clock=time)
     stores = [Store.open(tmp_path / "opsd.db") for _ in range(2)] if shared else [None, None]
     daemon, cli = (notion_service(sandbox, time, store) for store in stores)
@@ -367,7 +353,7 @@ def test_publish_reads_the_stored_budget_without_booking(tmp_path: Path) -> None
     from opsd.metrics import observe_notion_budget
     from opsd.notion.service import publish_budget
 
-    time = FakeTime()
+    time = FakeClock(START)
     store = Store.open(tmp_path / "opsd.db")
     config = NotionConfig(token=SANDBOX_TOKEN, base_url="http://127.0.0.1:9")
     limiter = RateLimiter(2.5, 3, clock=time, store=store,
