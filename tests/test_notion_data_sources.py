@@ -303,3 +303,13 @@ def test_count_leaves_out_an_unshared_data_source_and_says_so(
                                    "integration)")
     assert list(result.details["per_source"]) == ["Tasks"]
     assert result.details["not_readable"] == ["Sprint Backlog"]
+
+
+def test_one_run_reads_each_database_once_for_access_schema_and_data_sources(
+        sandbox: Sandbox) -> None:
+    found = run_all(sandbox, "2025-09-03", BOTTLENECKS + TASKS, entries=(
+        {"kind": "notion.access"}, {"kind": "notion.schema"}, {"kind": "notion.data_sources"}))
+    assert {found[key].status for key in found} == {Status.OK}
+    requests = sandbox.stats()["requests"]
+    assert requests["GET /v1/databases/{id}"] == {"200": 2}
+    assert requests["GET /v1/data_sources/{id}"] == {"200": 3}  # 1 + 2 data sources

@@ -61,6 +61,7 @@ DEADLINE_MARGIN = 0.1  # share of a check's timeout kept free so our own timeout
 MIN_ATTEMPT_TIME = 0.5  # seconds: a slot closer to the deadline is not taken (it would time out)
 PRUNE_EVERY = 3600.0  # seconds between deletions of old request-log rows
 SOURCES_TTL = 600.0  # how long a database's list of data sources is reused for queries
+SCHEMA_TTL = 30.0  # how long a read with schemas is shared (the checks of one playbook run)
 
 TokenVerdict = Literal["live", "revoked", "unknown"]
 _PROBE_VERDICTS: dict[tuple[int | None, str], TokenVerdict] = {
@@ -135,6 +136,7 @@ class NotionService:
         )
         self._has_token = token is not None
         self._sources: dict[str, tuple[float, list[Source]]] = {}
+        self._schema_reads: dict[str, tuple[float, asyncio.Task[list[Source]]]] = {}
         self.prune()
 
     @property
@@ -202,13 +204,31 @@ class NotionService:
 
         Without `with_schema` (to query, not to validate) a list read in the last
         SOURCES_TTL seconds is reused: every-minute latency probes need no retrieval each time.
+        With it, one read (in flight or under SCHEMA_TTL old) serves every check of a run:
+        access, schema and data_sources of one playbook ask Notion once per database.
         """
+        now = self.monotonic()
         cached = self._sources.get(database_id)
-        if not with_schema and cached and cached[0] > self.monotonic():
+        if not with_schema and cached and cached[0] > now:
             return cached[1]
-        sources = await self._read_sources(database_id, deadline, with_schema)
+        if with_schema:
+            sources = await self._shared_schema_read(database_id, deadline, now)
+        else:
+            sources = await self._read_sources(database_id, deadline, with_schema)
         self._sources[database_id] = (self.monotonic() + SOURCES_TTL, sources)
         return sources
+
+    async def _shared_schema_read(
+        self, database_id: str, deadline: float, now: float
+    ) -> list[Source]:
+        shared = self._schema_reads.get(database_id)
+        if shared is None or shared[0] <= now or _failed(shared[1]):
+            read = asyncio.ensure_future(self._read_sources(database_id, deadline, True))
+            read.add_done_callback(_failed)  # retrieved even if every waiter gave up
+            shared = (now + SCHEMA_TTL, read)
+            self._schema_reads[database_id] = shared
+        # A caller's own timeout must not cancel the read the other checks wait for.
+        return await asyncio.shield(shared[1])
 
     async def _read_sources(
         self, database_id: str, deadline: float, with_schema: bool
@@ -343,6 +363,11 @@ async def publish_budget(
     token = config.token.get_secret_value() if config.token else None
     await RateLimiter(config.rate_limit, config.burst, clock=clock, store=store,
                       budget=budget_key(config.base_url, token)).publish()
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    """A finished task that raised or was cancelled (and its exception marked retrieved)."""
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 def budget_key(base_url: str, token: str | None) -> str:
