@@ -212,20 +212,21 @@ class NotionService:
         if not with_schema and cached and cached[0] > now:
             return cached[1]
         if with_schema:
-            sources = await self._shared_schema_read(database_id, deadline, now)
+            sources = await self._shared_schema_read(database_id, deadline)
         else:
             sources = await self._read_sources(database_id, deadline, with_schema)
         self._sources[database_id] = (self.monotonic() + SOURCES_TTL, sources)
         return sources
 
-    async def _shared_schema_read(
-        self, database_id: str, deadline: float, now: float
-    ) -> list[Source]:
+    async def _shared_schema_read(self, database_id: str, deadline: float) -> list[Source]:
+        # Aged on the run's clock (`clock`, injected with the runner's), not the monotonic
+        # one: a run's checks share the read, the next run reads afresh.
+        now = self.clock()
         shared = self._schema_reads.get(database_id)
-        if shared is None or shared[0] <= now or _failed(shared[1]):
+        if shared is None or not 0 <= now - shared[0] < SCHEMA_TTL or _failed(shared[1]):
             read = asyncio.ensure_future(self._read_sources(database_id, deadline, True))
             read.add_done_callback(_failed)  # retrieved even if every waiter gave up
-            shared = (now + SCHEMA_TTL, read)
+            shared = (now, read)
             self._schema_reads[database_id] = shared
         # A caller's own timeout must not cancel the read the other checks wait for.
         return await asyncio.shield(shared[1])
