@@ -3,6 +3,7 @@ type `Duration` is in `opsd.config.base`)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -14,6 +15,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("not a duration")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite duration (not inf or nan)")
         if value < 0:
             raise ValueError("must not be negative")
         return float(value)

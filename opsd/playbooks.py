@@ -29,10 +29,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from opsd.checks import get_kind
+from opsd.checks import KIND_MODULES, get_kind
 from opsd.checks.base import CheckSpec, Params
 from opsd.config import Settings, format_location, friendly_message
 from opsd.config.base import Duration
+from opsd.config.messages import did_you_mean, not_utf8
 from opsd.cron import cron_trigger, previous_fire_time, upcoming_fire_times, validate_cron
 from opsd.errors import PlaybookError
 from opsd.units import describe_schedule
@@ -45,7 +46,7 @@ _ENTRY_KEYS = {
 
 
 class Playbook(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
@@ -172,6 +173,10 @@ def load_playbooks(settings: Settings) -> PlaybookSet:
         if playbook.name in result.playbooks:
             problems.append(f"{path.name}: name: playbook {playbook.name!r} is defined twice")
         result.playbooks[playbook.name] = playbook
+    if not problems:  # names across files only once every file is whole
+        from opsd.references import reference_problems
+
+        problems = reference_problems(settings, result)
     if problems:
         raise PlaybookError(problems)
     return result
@@ -188,8 +193,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise PlaybookError(f"{path.name}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PlaybookError(f"{path.name}: {not_utf8(exc)}") from None
     except OSError as exc:
-        raise PlaybookError(f"{path.name}: cannot read: {exc.strerror}") from None
+        raise PlaybookError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
 
 
 def parse_playbook(raw: dict[str, Any], path: Path, *, only: str | None = None) -> Playbook:
@@ -212,8 +219,10 @@ def parse_playbook(raw: dict[str, Any], path: Path, *, only: str | None = None) 
     try:
         playbook = Playbook.model_validate({**raw, "path": path})
     except ValidationError as exc:
+        known = [*Playbook.model_fields, "checks"]
         problems.extend(
-            f"{path.name}: {format_location(tuple(e['loc'])) or 'playbook'}: {friendly_message(e)}"
+            f"{path.name}: {format_location(tuple(e['loc'])) or 'playbook'}: "
+            f"{friendly_message(e, known)}"
             for e in exc.errors()
         )
     names = [spec.name for spec in specs]
@@ -247,7 +256,8 @@ def parse_entry(entry: Any, playbook: str) -> CheckSpec[Any]:
         raise PlaybookError(".kind: required key is missing")
     kind = get_kind(kind_name)
     if kind is None:
-        raise PlaybookError(f".kind: unknown check kind {kind_name!r} (see `opsd kinds`)")
+        hint = did_you_mean(kind_name, KIND_MODULES)
+        raise PlaybookError(f".kind: unknown check kind {kind_name!r}{hint} (see `opsd kinds`)")
     base = {k: v for k, v in entry.items() if k in _ENTRY_KEYS}
     base.setdefault("name", kind_name)
     params_raw = {k: v for k, v in entry.items() if k not in _ENTRY_KEYS}
@@ -257,8 +267,10 @@ def parse_entry(entry: Any, playbook: str) -> CheckSpec[Any]:
         params = kind.params.model_validate(params_raw)
     except ValidationError as exc:
         params = None
+        known = [*_ENTRY_KEYS, *kind.params.model_fields]
         problems += [
-            f".{format_location(tuple(e['loc']))}: {friendly_message(e)}" for e in exc.errors()
+            f".{format_location(tuple(e['loc']))}: {friendly_message(e, known)}"
+            for e in exc.errors()
         ]
     try:
         spec: CheckSpec[Any] = CheckSpec.model_validate(
@@ -268,6 +280,13 @@ def parse_entry(entry: Any, playbook: str) -> CheckSpec[Any]:
         problems += [
             f".{format_location(tuple(e['loc']))}: {friendly_message(e)}" for e in exc.errors()
         ]
+    else:
+        # An entry that sets only `crit` overrides the kind's warn as well: e.g. `crit = 0`
+        # (always critical) leaves a default warn behind it on purpose.
+        inverted = None if spec.warn is None and spec.crit is not None else (
+            spec.thresholds.order_problem())
+        if inverted:
+            problems.append(f".warn: {inverted}")
     if problems or params is None:
         raise PlaybookError(problems)
     spec.params = params

@@ -55,6 +55,18 @@ class Thresholds:
     def defined(self) -> bool:
         return self.warn is not None or self.crit is not None
 
+    def order_problem(self) -> str | None:
+        """Why `warn` and `crit` are inverted (warn would be the more severe), or None.
+
+        Equal limits are allowed: that entry is simply critical-only."""
+        if self.warn is None or self.crit is None or self.warn == self.crit:
+            return None
+        if self._crosses(self.warn, self.crit):
+            order = "below" if self.direction == "above" else "above"
+            return (f"warn ({self.warn:g}) must be {order} crit ({self.crit:g}) "
+                    f"for direction {self.direction!r}")
+        return None
+
 
 def _trimmed(text: str) -> str:
     """`2.00 s` -> `2 s`, `80.0%` -> `80%`, `1.50 s` -> `1.5 s`: a limit as people write it."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from test_sources_support import Clock, RedisServer, Route, run_entry
 
+from opsd.errors import PlaybookError
 from opsd.results import Result, Status
 from opsd.store import Store
 from opsd.store.runs import record_run
@@ -113,7 +114,7 @@ def test_ready_made_ratio_and_an_unreadable_cache_beside_a_good_one(
     assert results["gone"].summary.endswith("/missing: HTTP 404 Not Found")
 
 
-def test_no_caches_is_skipped_and_unknown_target_is_one_line(make_config, tmp_path: Path):
+def test_no_caches_is_skipped_and_an_unknown_target_is_a_load_error(make_config, tmp_path: Path):
     report = run_entry(make_config(), "realtime", "cache.hit_rate", Clock(START))
     assert [(r.status, r.summary) for r in report.results] == [
         (Status.SKIPPED, "no caches configured ([[caches]] in the config file)"),
@@ -125,9 +126,11 @@ def test_no_caches_is_skipped_and_unknown_target_is_one_line(make_config, tmp_pa
     )
     config = make_config(scheduler={"playbooks_dir": str(playbooks)},
                          caches=[{"name": "redis", "source": "redis://127.0.0.1:1/0"}])
-    [result] = run_entry(config, "one", "hr", Clock(START)).results
-    assert result.status is Status.UNKNOWN
-    assert result.summary == "target 'nope': no entry of that name in [[caches]]"
+    with pytest.raises(PlaybookError) as raised:
+        run_entry(config, "one", "hr", Clock(START))
+    assert raised.value.problems == [
+        "one.toml: checks[0].target: no caches entry named 'nope' (configured: redis)"
+    ]
 
 
 def test_cli_check_prints_a_nagios_line(redis_server: RedisServer, make_config, opsd_cli) -> None:

@@ -90,8 +90,8 @@ def test_token_is_secret_in_repr_and_dump(config_file: Path) -> None:
 @pytest.mark.parametrize(
     ("snippet", "expected"),
     [
-        ("[metrics]\nprot = 1\n", "opsd.toml: metrics.prot: unknown key"),
-        ("[metrcs]\nport = 1\n", "opsd.toml: metrcs: unknown key"),
+        ("[metrics]\nprot = 1\n", "opsd.toml: metrics.prot: unknown key (did you mean port?)"),
+        ("[metrcs]\nport = 1\n", "opsd.toml: metrcs: unknown key (did you mean metrics?)"),
         ('[scheduler]\ntimezone = "Mars/Olympus"\n',
          "opsd.toml: scheduler.timezone: unknown IANA time zone 'Mars/Olympus'"),
         ('[notion]\nnotion_version = "2021-01-01"\n',

@@ -45,7 +45,7 @@ schedule = "0 7 * * mon-fri"
 [[checks]]
 kind = "history.trend"
 window = "1d"
-warn = 0.5
+warn = 0.97
 timeout = "5s"
 """)
     playbook = load_playbook(path)
@@ -53,7 +53,7 @@ timeout = "5s"
     assert spec.name == "history.trend"  # defaults to the kind
     assert spec.params.window == 86400
     assert spec.timeout == 5
-    assert spec.thresholds.warn == 0.5
+    assert spec.thresholds.warn == 0.97
     assert spec.thresholds.crit == 0.95  # the kind's default
     assert spec.thresholds.direction == "below"
 
@@ -62,10 +62,11 @@ timeout = "5s"
     ("text", "expected"),
     [
         ('[[checks]]\nkind = "notion.auht"\n',
-         "daily.toml: checks[0].kind: unknown check kind 'notion.auht' (see `opsd kinds`)"),
+         "daily.toml: checks[0].kind: unknown check kind 'notion.auht' (did you mean "
+         "notion.auth?) (see `opsd kinds`)"),
         ('[[checks]]\nname = "x"\n', "daily.toml: checks[0].kind: required key is missing"),
         ('[[checks]]\nkind = "history.trend"\nwindw = "1d"\n',
-         "daily.toml: checks[0].windw: unknown key"),
+         "daily.toml: checks[0].windw: unknown key (did you mean window?)"),
         ('[[checks]]\nkind = "history.trend"\ntimeout = "soon"\n',
          "daily.toml: checks[0].timeout: not a duration: 'soon' (use e.g. 30s, 5m, 4h, 7d)"),
         ('schedule = "0 7 * * 1-5"\n',
@@ -73,7 +74,8 @@ timeout = "5s"
          "cron and APScheduler number the days differently"),
         ('schedule = "0 7 * *"\n',
          "daily.toml: schedule: cron needs 5 fields: minute hour day month day-of-week"),
-        ('schedul = "0 7 * * mon"\n', "daily.toml: schedul: unknown key"),
+        ('schedul = "0 7 * * mon"\n',
+         "daily.toml: schedul: unknown key (did you mean schedule?)"),
         ('schedule = "0 7 * * mon"\nevery = "1m"\n',
          "daily.toml: playbook: give either schedule or every, not both"),
     ],

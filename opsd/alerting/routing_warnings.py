@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from opsd.alerting.deliver import TAGGED_ENTRY
+from opsd.config.addresses import TAGGED_ENTRY
 
 if TYPE_CHECKING:
     from opsd.config import Settings

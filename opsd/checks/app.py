@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from opsd.context import Context
 
 
-@check("app.error_rate", unit="ratio", warn=0.01, crit=0.05, direction="above",
+@check("app.error_rate", unit="ratio", warn=0.01, crit=0.05, direction="above", targets="apps",
        description="Errors / requests since the previous sample (one result per [[apps]] entry)")
 async def error_rate(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     async def probe(app: AppConfig) -> Result:

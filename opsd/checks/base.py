@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class Params(BaseModel):
     """Base for a kind's parameters: unknown keys in a playbook entry are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class NoParams(Params):
@@ -39,7 +39,7 @@ class CheckSpec(BaseModel, Generic[P]):
     """One entry of a playbook, validated; `params` is the kind's own parameter model, so a
     check typed `spec: CheckSpec[LatencyParams]` reads `spec.params.samples` as an int."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     kind: str
@@ -93,6 +93,9 @@ class CheckKind:
     unit: str
     thresholds: Thresholds
     description: str
+    targets: str | None = None
+    """The settings list an entry's `target` names an item of (`notion.databases`, `caches`,
+    `apps`, `endpoints`); None: the kind takes no target."""
 
 
 REGISTRY: dict[str, CheckKind] = {}
@@ -122,6 +125,7 @@ def check(
     crit: float | None = None,
     direction: Direction = "above",
     description: str = "",
+    targets: str | None = None,
 ) -> Registrar[P]: ...
 
 
@@ -134,6 +138,7 @@ def check(
     crit: float | None = None,
     direction: Direction = "above",
     description: str = "",
+    targets: str | None = None,
 ) -> Registrar[NoParams]: ...
 
 
@@ -146,9 +151,11 @@ def check(
     crit: float | None = None,
     direction: Direction = "above",
     description: str = "",
+    targets: str | None = None,
 ) -> Registrar[Any]:
     """Register the decorated function as the check kind `name`; the function's `spec` is
-    typed `CheckSpec[params]` (mypy holds the two to the same model)."""
+    typed `CheckSpec[params]` (mypy holds the two to the same model). `targets`: the settings
+    list whose item an entry's `target` names (checked when the playbook loads)."""
 
     def register(func: CheckOf[Any, R]) -> CheckOf[Any, R]:
         if name in REGISTRY and REGISTRY[name].func is not func:
@@ -156,7 +163,7 @@ def check(
         doc = description or next(iter((func.__doc__ or "").strip().splitlines()), "")
         REGISTRY[name] = CheckKind(
             name=name, func=func, params=params, unit=unit,
-            thresholds=Thresholds(warn, crit, direction), description=doc,
+            thresholds=Thresholds(warn, crit, direction), description=doc, targets=targets,
         )
         return func
 

@@ -24,7 +24,7 @@ TTL_FACTOR = 2.0
 TTL_CAP_SECONDS = 3600.0
 
 
-@check("cache.hit_rate", unit="ratio", warn=0.8, crit=0.6, direction="below",
+@check("cache.hit_rate", unit="ratio", warn=0.8, crit=0.6, direction="below", targets="caches",
        description="Cache hit ratio since the previous sample (one result per [[caches]] entry)")
 async def hit_rate(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     async def probe(cache: CacheConfig) -> Result:
@@ -73,7 +73,7 @@ class TtlReviewParams(Params):
 
 
 @check("cache.ttl_review", params=TtlReviewParams, unit="ratio", warn=0.8, crit=0.6,
-       direction="below",
+       direction="below", targets="caches",
        description="Monthly: recommend a longer TTL for caches whose hit rate stayed low")
 async def ttl_review(spec: CheckSpec[TtlReviewParams], ctx: Context) -> list[Result]:
     """Per cache: the window's hit rate from stored `cache.hit_rate` results; below `warn`,

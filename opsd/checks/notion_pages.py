@@ -49,7 +49,7 @@ class LatencyParams(Params):
 
 
 @check("notion.latency", params=LatencyParams, unit="seconds", warn=0.5, crit=2.0,
-       description="p95 latency of a small query per data source")
+       targets="notion.databases", description="p95 latency of a small query per data source")
 async def latency(spec: CheckSpec[LatencyParams], ctx: Context) -> list[Result]:
     """Times `samples` one-page queries per data source, one after another; value = p95.
 
@@ -139,7 +139,7 @@ def fill_placeholders(value: Any, today: dt.date) -> Any:
     return value
 
 
-@check("notion.count", params=CountParams, unit="count",
+@check("notion.count", params=CountParams, unit="count", targets="notion.databases",
        description="Number of pages in a database matching a Notion filter")
 async def count(spec: CheckSpec[CountParams], ctx: Context) -> Result:
     """Value = matching pages over all the database's data sources (thresholds in the entry)."""

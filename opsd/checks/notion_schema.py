@@ -206,7 +206,7 @@ async def record_and_judge(
     return result
 
 
-@check("notion.schema", unit="count", crit=1,
+@check("notion.schema", unit="count", crit=1, targets="notion.databases",
        description="Each database has its required properties with the expected types; "
                    "renames and removed filter options noticed")
 async def schema(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:

@@ -80,7 +80,7 @@ def listing_result(
     return Result(status, "; ".join(parts), value=float(count), target=db.name, details=details)
 
 
-@check("notion.data_sources", unit="count",
+@check("notion.data_sources", unit="count", targets="notion.databases",
        description="Each database's data sources: count and titles, changes since the last run")
 async def data_sources(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     """WARNING when a database gains or loses a data source; CRITICAL when none is readable."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from opsd.checks.base import CheckSpec, Params, check
 from opsd.errors import CheckError, ConfigError
@@ -31,7 +31,7 @@ class ScanParams(Params):
     )
     excludes: list[str] = Field(default_factory=list, description="More globs never read.")
     baseline: Path | None = Field(None, description="Default: secrets.baseline.")
-    verify: bool | None = Field(None, description="Default: secrets.verify.")
+    verify: StrictBool | None = Field(None, description="Default: secrets.verify.")
 
 
 @check("secrets.scan", params=ScanParams, unit="count", warn=1,

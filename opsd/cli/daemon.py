@@ -9,7 +9,8 @@ from pathlib import Path
 
 from opsd.app import App
 from opsd.cli import demo, output
-from opsd.config import Settings, load_settings
+from opsd.config import Settings, config_file_of, load_settings
+from opsd.config.writable import require_writable_storage
 from opsd.daemon.scheduler import catch_up_order
 from opsd.daemon.service import Daemon
 from opsd.results import RunReport, worst
@@ -17,7 +18,9 @@ from opsd.results import RunReport, worst
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM/SIGINT."""
-    daemon = Daemon(load_settings(args.config))
+    settings = load_settings(args.config)
+    require_writable_storage(settings.storage.path, config_file_of(settings))
+    daemon = Daemon(settings)
     return asyncio.run(daemon.run())
 
 

@@ -13,6 +13,8 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class Section(BaseModel):
-    """Base for config sections: unknown keys are errors."""
+    """Base for config sections: unknown keys are errors, and so are `inf` and `nan` (TOML
+    has both; no setting means anything by them). Booleans are `StrictBool`: "yes" is not
+    true."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from opsd.config.base import Section
 
@@ -10,7 +10,7 @@ from opsd.config.base import Section
 class FlappingOverride(Section):
     """A playbook entry's `flapping` table: any key given replaces `[alerts.flapping]`'s."""
 
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     window: int | None = Field(None, ge=3, le=100)
     high: float | None = Field(None, gt=0, le=1)
     low: float | None = Field(None, ge=0, le=1)
@@ -25,7 +25,7 @@ class FlappingOverride(Section):
 class FlappingConfig(Section):
     """[alerts.flapping]: an alert changing state too often sends one message, then is quiet."""
 
-    enabled: bool = Field(True, description="Detect flapping alerts.")
+    enabled: StrictBool = Field(True, description="Detect flapping alerts.")
     window: int = Field(20, ge=3, le=100, description="How many of the latest results to judge.")
     high: float = Field(
         0.3, gt=0, le=1,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,13 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SecretsSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
-from opsd.config.messages import format_location, friendly_message
+from opsd.config import environment
+from opsd.config.fields import keys_at
+from opsd.config.messages import format_location, friendly_message, not_utf8
 from opsd.config.paths import resolve_config_path
 from opsd.config.sections import ENV_PREFIX, LOAD_SOURCES, Settings
 from opsd.errors import ConfigError
@@ -89,17 +93,17 @@ class _EnvSource(EnvSettingsSource):
 
     def __init__(self, settings_cls: type[BaseSettings], env: dict[str, str]) -> None:
         self._environ = {
-            k: v for k, v in env.items() if k.upper() not in _NON_SETTING_VARIABLES
+            k: v for k, v in env.items() if k.upper() not in environment.NON_SETTING_VARIABLES
         }
         super().__init__(settings_cls)
+
+    def __call__(self) -> dict[str, Any]:
+        return environment.plain_booleans(self.settings_cls, super().__call__())
 
     def _load_env_vars(self) -> dict[str, str | None]:
         if self.case_sensitive:
             return dict(self._environ)
         return {k.lower(): v for k, v in self._environ.items()}
-
-
-_NON_SETTING_VARIABLES = {"OPSD_CONFIG"}
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -115,13 +119,27 @@ def load_settings(
     if config_file is not None:
         _check_toml(config_file)
         config_file = config_file.resolve()
+    problems = environment.unknown_variables(Settings, environ) + _credential_problems(environ)
     request = LOAD_SOURCES.set(lambda cls: _sources(cls, config_file, environ))
     try:
-        loaded = Settings()
+        with warnings.catch_warnings():
+            # A credential that is a directory: reported above in one line, not as a warning.
+            warnings.filterwarnings("ignore", "attempted to load secret file")
+            loaded = Settings()
     except ValidationError as exc:
-        raise ConfigError(_problems(exc, label, environ)) from None
+        unknown = frozenset(n.upper() for n in environment.unknown_names(Settings, environ))
+        raise ConfigError(problems + _problems(exc, label, environ, unknown)) from None
+    except SettingsError as exc:
+        # pydantic-settings could not parse a variable's value (a list or table needs JSON),
+        # or read a credential file (already reported above).
+        unparsable = environment.unparsable_variables(Settings, environ)
+        raise ConfigError(
+            problems + (unparsable or ([] if problems else [f"environment: {exc}"]))
+        ) from None
     finally:
         LOAD_SOURCES.reset(request)
+    if problems:
+        raise ConfigError(problems)
     values = {name: getattr(loaded, name) for name in Settings.model_fields}
     settings = Settings.model_construct(**values)
     settings._config_file = config_file  # type: ignore[attr-defined]
@@ -139,10 +157,38 @@ def _check_toml(config_file: Path) -> None:
             tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{config_file}: no such file") from None
-    except (PermissionError, IsADirectoryError) as exc:
-        raise ConfigError(f"{config_file}: cannot read: {exc.strerror}") from None
+    except OSError as exc:  # a directory, no permission, a path through a file, ...
+        raise ConfigError(f"{config_file}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_file.name}: {not_utf8(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_file.name}: not valid TOML: {exc}") from None
+
+
+_CREDENTIAL_FILES = ("notion_token", "notion.token")
+
+
+def _credential_problems(env: dict[str, str]) -> list[str]:
+    """A credential file that is present but empty, unreadable or not text: an error, not a
+    silently missing token."""
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if not directory or not Path(directory).is_dir():
+        return []
+    problems = []
+    for name in _CREDENTIAL_FILES:
+        path = Path(directory) / name
+        if not path.exists():
+            continue
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except OSError as exc:
+            problems.append(f"credential {name}: cannot read: {exc.strerror or exc}")
+        except UnicodeDecodeError as exc:
+            problems.append(f"credential {name}: {not_utf8(exc)}")
+        else:
+            if not text.strip():
+                problems.append(f"credential {name}: empty file")
+    return problems
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
@@ -166,12 +212,47 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     return settings
 
 
-def _problems(exc: ValidationError, label: str, env: dict[str, str]) -> list[str]:
+def _problems(
+    exc: ValidationError, label: str, env: dict[str, str], unknown: frozenset[str] = frozenset()
+) -> list[str]:
+    """One line per validation error; `unknown`: variables already reported as no setting."""
     problems = []
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
         key = format_location(loc)
-        env_name = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
-        where = f"environment {env_name}" if env_name in {k.upper() for k in env} else label
-        problems.append(f"{where}: {key}: {friendly_message(error)}")
+        env_name = _variable_of(loc, env)
+        if error["type"] == "extra_forbidden" and env_name in unknown:
+            continue  # already reported as "no such setting", with a suggestion
+        where = f"environment {env_name}" if env_name else label
+        if loc[:2] == ("notion", "token"):
+            where = _token_source(env, label)
+        message = friendly_message(error, keys_at(Settings, loc))
+        problems.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
     return problems
+
+
+def _variable_of(loc: tuple[Any, ...], env: dict[str, str]) -> str | None:
+    """The `OPSD_*` variable that gave the value at `loc` (or the list or table holding it,
+    `OPSD_ALERTS__URLS` for `alerts.urls[0]`); None when the value came from elsewhere."""
+    names = {k.upper() for k in env}
+    for end in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(str(p) for p in loc[:end]).upper()
+        if name in names:
+            return name
+    return None
+
+
+def _token_source(env: dict[str, str], label: str) -> str:
+    """Where `notion.token` came from, by the sources' precedence (as `_NotionTokenSource`
+    reads them: an empty variable or credential file gives no token)."""
+    upper = {k.upper(): v for k, v in env.items()}
+    if ENV_PREFIX + "NOTION__TOKEN" in upper:
+        return f"environment {ENV_PREFIX}NOTION__TOKEN"
+    if upper.get("NOTION_API_TOKEN"):
+        return "environment NOTION_API_TOKEN"
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    for name in _CREDENTIAL_FILES if directory else ():
+        path = Path(directory or "") / name
+        if path.is_file() and path.stat().st_size:
+            return f"credential {name}"
+    return label

@@ -11,11 +11,13 @@ import zoneinfo
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     Field,
-    SecretStr,
+    StrictBool,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -25,11 +27,18 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from opsd.config.addresses import alert_url, listen_host
 from opsd.config.base import Duration, Section
 from opsd.config.flapping import FlappingConfig
+from opsd.config.plain_http import refuse_token_in_clear
+from opsd.config.secret import HeaderSecret, Secret
 from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
 
 ENV_PREFIX = "OPSD_"
+ListenHost = Annotated[str, AfterValidator(listen_host)]
+"""An IP address or a host name to bind."""
+AlertURL = Annotated[Secret, AfterValidator(alert_url)]
+"""An `alerts.urls` entry, `[tags=]scheme://…` (kept secret)."""
 NotionVersion = Literal["2022-06-28", "2025-09-03", "2026-03-11"]
 NOTION_VERSIONS: tuple[str, ...] = get_args(NotionVersion)
 """The Notion-Versions opsd speaks, oldest first (what changes: `opsd.notion.versions`)."""
@@ -60,7 +69,7 @@ class DatabaseConfig(Section):
 
 
 class NotionConfig(Section):
-    token: SecretStr | None = Field(
+    token: HeaderSecret | None = Field(
         None, description="Internal integration secret (ntn_…); or NOTION_API_TOKEN, or the "
         "notion_token credential. Never printed, logged or stored.",
     )
@@ -111,6 +120,14 @@ class NotionConfig(Section):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_token_in_clear(cls, value: str, info: ValidationInfo) -> str:
+        # `token` is declared first, so it is validated (and in `info.data`) by now.
+        if info.data.get("token") is not None:
+            refuse_token_in_clear(value)
+        return value
+
     @model_validator(mode="after")
     def _unique_names(self) -> NotionConfig:
         _require_unique("databases", [db.name for db in self.databases])
@@ -131,11 +148,16 @@ class StorageConfig(Section):
     path: Path = Field(default_factory=_default_storage_path)
     retention: Duration = Field(90 * 86400.0, gt=0, description="How long results are kept.")
     backup_dir: Path | None = Field(None, description="Where maintenance.backup writes copies.")
+    busy_timeout: Duration = Field(
+        30.0, gt=0,
+        description="How long the daemon's background writes wait for another process's "
+        "write lock (checks never wait on it; runs wait in memory).",
+    )
 
 
 class MetricsConfig(Section):
-    enabled: bool = True
-    host: str = "127.0.0.1"
+    enabled: StrictBool = True
+    host: ListenHost = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)
 
 
@@ -169,7 +191,7 @@ class SchedulerConfig(Section):
 class DaemonConfig(Section):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    heartbeat_url: SecretStr | None = Field(
+    heartbeat_url: Secret | None = Field(
         None, description="Pinged after each successful run of heartbeat_playbook."
     )
     heartbeat_playbook: str = "realtime"
@@ -220,7 +242,7 @@ class Escalation(Section):
 
 
 class AlertsConfig(Section):
-    urls: list[SecretStr] = Field(
+    urls: list[AlertURL] = Field(
         default_factory=list,
         description="Apprise URLs; a 'tag=url' prefix routes by severity (critical=, warning=).",
     )
@@ -233,7 +255,7 @@ class AlertsConfig(Section):
     unknown_as: Literal["WARNING", "CRITICAL", "ignore"] = Field(
         "WARNING", description="Severity an UNKNOWN result alerts with ('ignore': never)."
     )
-    group: bool = Field(True, description="Several alerts of one run go out as one message.")
+    group: StrictBool = Field(True, description="Several alerts of one run go out as one message.")
     timeout: Duration = Field(30.0, gt=0, description="Per-URL delivery timeout.")
     plugin_paths: list[Path] = Field(
         default_factory=list,
@@ -280,11 +302,11 @@ class SecretsConfig(Section):
         None, description="Accepted findings, written by `opsd scan --update-baseline FILE`: "
         "only findings not in it are new.",
     )
-    verify: bool = Field(
+    verify: StrictBool = Field(
         True, description="Try each new Notion token found against GET /v1/users/me: "
         "live is CRITICAL, revoked WARNING.",
     )
-    audit_permissions: bool = Field(
+    audit_permissions: StrictBool = Field(
         True, description="Report config and .env files holding a secret that are group- "
         "or world-readable (WARNING).",
     )
@@ -355,13 +377,11 @@ class Settings(BaseSettings):
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
     def redact(self, text: str) -> str:
-        """`text` with every configured secret replaced by its redacted form."""
-        from opsd.redact import redact_secret
+        """`text` with every configured secret, in any encoding it may take (JSON, repr, URL,
+        base64, hex), replaced by its redacted form."""
+        from opsd.redact import redactor_for
 
-        for secret in self.secret_values():
-            if secret in text:
-                text = text.replace(secret, redact_secret(secret))
-        return text
+        return redactor_for(tuple(self.secret_values())).redact(text)
 
 
 def _require_unique(section: str, names: list[str]) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, StrictBool, field_validator, model_validator
 
 from opsd.config.base import Duration, Section
+from opsd.config.secret import HeaderSecret, Secret
 from opsd.selectors import check_selector
 
 # URL scheme of a counter source -> the reader family in `opsd.sources`.
@@ -34,11 +35,11 @@ def _reject_url_password(url: str) -> None:
 class TransportConfig(Section):
     """How opsd talks to a service over the network: headers, TLS and a timeout."""
 
-    headers: dict[str, SecretStr] = Field(
+    headers: dict[str, HeaderSecret] = Field(
         default_factory=dict,
         description="Extra HTTP request headers (e.g. Authorization); values are kept secret.",
     )
-    verify: bool = Field(True, description="Verify the server's TLS certificate.")
+    verify: StrictBool = Field(True, description="Verify the server's TLS certificate.")
     ca_file: Path | None = Field(
         None, description="PEM CA bundle that signs a private or self-signed certificate."
     )
@@ -57,7 +58,7 @@ class SourceConfig(TransportConfig):
         description="redis://host:port/db, rediss://, prometheus+http(s)://host/metrics, "
         "json+http(s)://host/stats, file:///path/stats.json or sqlite:///path/stats.db"
     )
-    password: SecretStr | None = Field(None, description="Redis password (kept secret).")
+    password: Secret | None = Field(None, description="Redis password (kept secret).")
     query: str | None = Field(
         None, description="sqlite:// sources: a SELECT returning one row; selectors name columns."
     )
