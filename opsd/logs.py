@@ -18,6 +18,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from opsd.exception_text import describe_exception, safe_traceback
+
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 # Libraries that log every request or job at INFO: only their warnings reach the journal.
@@ -74,10 +76,10 @@ class RedactingFilter(logging.Filter):
         }
         # `fields` is not a declared LogRecord attribute: set it as `extra=` does.
         record.__dict__["fields"] = fields
-        if record.exc_info:
+        if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
-            fields["error"] = self.redact(f"{type(error).__name__}: {error}")
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            fields["error"] = self.redact(describe_exception(error))
+            record.exc_text = self.redact(safe_traceback(error))
             record.exc_info = None
         return True
 

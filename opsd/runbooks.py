@@ -134,7 +134,6 @@ NOTION_FAILURE_HINTS: dict[str, str] = {
 }
 
 # Hints that results of particular Notion checks carry in `details.hint`.
-TOKEN_WHITESPACE_HINT = "Remove the whitespace where the token is set."
 TOKEN_SHAPE_HINT = (
     "Copy the Internal Integration Secret again from https://www.notion.so/my-integrations; "
     "Notion may also have changed its format, in which case notion.auth tells whether it works."

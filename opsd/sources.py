@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from opsd.config import SourceConfig, TransportConfig
 from opsd.errors import CheckError
+from opsd.exception_text import describe_exception
 from opsd.results import Result, Status, skipped
 from opsd.selectors import (
     json_path,
@@ -129,8 +130,7 @@ async def read(
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return describe_exception(exc)  # never a header value: headers carry secrets
 
 
 async def _read_redis(

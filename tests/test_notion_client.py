@@ -75,7 +75,7 @@ def service(
             raise answer
         return answer
 
-    settings = NotionConfig(**{"token": CANARY, "base_url": "http://notion.test",
+    settings = NotionConfig(**{"token": CANARY, "base_url": "https://notion.test",
                                "rate_limit": 1000, "burst": 100, **config})
     return NotionService(
         settings, store=store, clock=lambda: 1_700_000_000.0 + clock.now,
@@ -382,7 +382,7 @@ def test_data_sources_are_reused_for_queries_but_reread_for_schemas() -> None:
         return httpx.Response(200, json=database if "/databases/" in request.url.path else source)
 
     svc = NotionService(
-        NotionConfig(token=CANARY, base_url="http://notion.test", rate_limit=1000, burst=100),
+        NotionConfig(token=CANARY, base_url="https://notion.test", rate_limit=1000, burst=100),
         transport=httpx.MockTransport(answer), monotonic=clock, sleep=clock.sleep,
     )
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from opsd.checks.base import CheckSpec, NoParams, check
+from opsd.exception_text import exception_text
 from opsd.results import Result, Status, worst
 from opsd.sources import client_for, display_url, each_target, json_path, request_headers
 from opsd.thresholds import Thresholds
@@ -38,6 +39,7 @@ class Response:
 
 
 @check("http.endpoint", unit="seconds", warn=0.3, crit=1.0, direction="above",
+       targets="endpoints",
        description="Status, body and latency of each [[endpoints]] URL; https certificate expiry")
 async def endpoint(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
     async def probe(target: EndpointConfig) -> Result:
@@ -56,8 +58,7 @@ async def _probe(target: EndpointConfig, ctx: Context) -> Result:
         return Result(Status.CRITICAL, f"down: no response within {target.timeout:g}s",
                       details=details)
     except httpx.HTTPError as exc:
-        reason = str(exc).strip() or type(exc).__name__
-        return Result(Status.CRITICAL, f"down: {reason}", details=details)
+        return Result(Status.CRITICAL, f"down: {exception_text(exc)}", details=details)
     return judge_response(target, response, ctx.now(), details)
 
 
@@ -104,6 +105,8 @@ def judge_response(
         cert_status = limits.evaluate(days)
         statuses.append(cert_status)
         details["certificate_days_left"] = round(days, 2)
+        # The timestamp itself feeds opsd_http_cert_expiry_timestamp_seconds (check_series).
+        details["certificate_expires_at"] = response.cert_expires_at
         if cert_status is not Status.OK:
             summary += f"; certificate expires in {days:.1f} days"
     elif response.tls:

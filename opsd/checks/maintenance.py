@@ -1,4 +1,5 @@
-"""Maintenance: history retention, configuration and database backup, trend reports."""
+"""Maintenance: history retention, configuration (secrets removed) and database backup, trend
+reports."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import TYPE_CHECKING, TypedDict
 from pydantic import Field
 
 from opsd.checks.base import CheckSpec, Params, check
-from opsd.config import config_file_of
+from opsd.config import Settings, config_file_of
 from opsd.config.base import Duration
+from opsd.config.scrubbed import scrubbed_config
 from opsd.durations import format_duration
+from opsd.private_files import make_private_dirs, write_private_text
 from opsd.results import Result, Status, skipped
 from opsd.store import Store, runs
 
@@ -51,19 +54,31 @@ async def backup(spec: CheckSpec[BackupParams], ctx: Context) -> Result:
         return skipped("no backup directory configured (storage.backup_dir)")
     stamp = dt.datetime.fromtimestamp(ctx.now(), dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = Path(directory) / stamp
-    target.mkdir(parents=True, exist_ok=True)
-    config_file = config_file_of(ctx.settings)
-    if config_file is not None:
-        shutil.copy2(config_file, target / config_file.name)
+    make_private_dirs(target)
+    config = _copy_config(ctx.settings, target)
     await ctx.store.call(Store.backup, target / "opsd.db")
     size = sum(p.stat().st_size for p in target.iterdir())
     removed = _rotate(Path(directory), spec.params.keep)
+    left_out = "; config left out (a secret could not be removed)" if config is False else ""
     return Result(
         Status.OK,
-        f"backup written to {target} ({size} bytes), {removed} old removed",
+        f"backup written to {target} ({size} bytes), {removed} old removed{left_out}",
         value=float(size),
-        details={"path": str(target), "removed": removed},
+        details={"path": str(target), "removed": removed, "config": config},
     )
+
+
+def _copy_config(settings: Settings, target: Path) -> bool | None:
+    """Write the config file into `target` with every secret `<redacted>`; returns whether
+    it was written (None: there is no config file)."""
+    config_file = config_file_of(settings)
+    if config_file is None:
+        return None
+    text = scrubbed_config(config_file.read_text(), Settings, settings.secret_values())
+    if text is None:
+        return False
+    write_private_text(target / config_file.name, text)
+    return True
 
 
 def _rotate(directory: Path, keep: int) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from opsd.errors import OpsdError
+from opsd.exception_text import exception_text
 from opsd.notion.gateway import foreign_answer
 from opsd.runbooks import NOTION_FAILURE_HINTS
 
@@ -181,7 +182,7 @@ def classify_exception(exc: BaseException, base_url: str, timeout: float) -> Not
     if isinstance(exc, ValueError):
         return NotionError("gateway", "the answer was not Notion's JSON: a gateway or proxy "
                                       "answered instead of Notion")
-    reason = type(exc).__name__ if not str(exc) else str(exc)
+    reason = exception_text(exc)  # never a header value (it may hold the token)
     return NotionError("network", f"cannot reach Notion at {base_url}: {reason}")
 
 

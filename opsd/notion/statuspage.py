@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
+from opsd.exception_text import exception_text
 from opsd.results import Result, Status
 from opsd.store import state
 
@@ -100,7 +101,7 @@ async def fetch_summary(client: httpx.AsyncClient, url: str, timeout: float) -> 
     except httpx.TimeoutException:
         raise StatusPageError(f"the status page did not answer within {timeout:g}s") from None
     except httpx.HTTPError as exc:
-        reason = str(exc).strip() or type(exc).__name__
+        reason = exception_text(exc)
         raise StatusPageError(f"the status page is unreachable: {reason}") from None
     if response.status_code != 200:
         raise StatusPageError(f"the status page answered HTTP {response.status_code}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from opsd.errors import ConfigError, OpsdError
+from opsd.private_files import create_private_file, make_private_dirs
 from opsd.store.migrations import MIGRATIONS
 
 P = ParamSpec("P")
@@ -53,7 +54,9 @@ class Store:
         """Open (creating if needed) the database at `path`, in WAL mode, migrated."""
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600 in a 0700 folder when opsd creates them; SQLite gives -wal/-shm the same mode.
+            make_private_dirs(path.parent)
+            create_private_file(path)
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             conn.execute("PRAGMA journal_mode=WAL")
@@ -77,6 +80,16 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    @contextlib.contextmanager
+    def busy_wait(self, seconds: float) -> Iterator[None]:
+        """Wait at most `seconds` for another process's write lock inside the block."""
+        before = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout={int(before)}")
+
     # --- the access protocol shared with StoreThread ----------------------------------------
 
     def run(self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kw: P.kwargs) -> T:
@@ -89,6 +102,17 @@ class Store:
         """`fn(self, ...)` inline (a CLI command's own loop); the daemon's StoreThread runs it on
         its owner thread instead."""
         return fn(self, *args, **kw)
+
+    async def call_brief(
+        self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """`call` (a CLI command's busy timeout is short already)."""
+        return fn(self, *args, **kw)
+
+    def defer(self, fn: Callable[Concatenate[Store, P], Any], *args: P.args, **kw: P.kwargs
+              ) -> None:
+        """`post` (a CLI command keeps nothing for later)."""
+        self.post(fn, *args, **kw)
 
     def post(self, fn: Callable[Concatenate[Store, P], Any], *args: P.args, **kw: P.kwargs
              ) -> Future[Any]:
@@ -175,7 +199,8 @@ class Store:
 
     def backup(self, destination: Path) -> None:
         """A consistent copy of the whole database (SQLite's online backup)."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(destination.parent)
+        create_private_file(destination)
         target = sqlite3.connect(destination)
         try:
             self.conn.backup(target)
