@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opsd.config import Settings, load_settings
-from opsd.store import CLI_BUSY_TIMEOUT, DAEMON_BUSY_TIMEOUT
+from opsd.store import CLI_BUSY_TIMEOUT
 from opsd.store.owner import StoreThread
 
 if TYPE_CHECKING:
     from opsd.context import Resources
+    from opsd.daemon.lock import DatabaseLock
     from opsd.playbooks import PlaybookSet
-    from opsd.runner import Observer, Runner
+    from opsd.runner import Observer, Recorder, Runner
 
 
 class App:
@@ -25,6 +26,8 @@ class App:
     The store is a `StoreThread`: every query runs on its owner thread, in the daemon and in a
     CLI command alike. `daemon`: wait out another process's write lock for the daemon's busy
     timeout (the loop never waits); a CLI command gives up sooner and says the database is busy.
+    The daemon's store also opens only under the database's daemon lock (`opsd.daemon.lock`),
+    held until `close_store`: one daemon per database.
     """
 
     def __init__(
@@ -34,11 +37,14 @@ class App:
         clock: Callable[[], float] = time.time,
         extra_observers: list[Observer] | None = None,
         daemon: bool = False,
+        recorder: Recorder | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.extra_observers = extra_observers or []
         self.daemon = daemon
+        self.recorder = recorder
+        self._db_lock: DatabaseLock | None = None
 
     @classmethod
     def from_config(
@@ -52,8 +58,19 @@ class App:
 
     @cached_property
     def store(self) -> StoreThread:
-        timeout = DAEMON_BUSY_TIMEOUT if self.daemon else CLI_BUSY_TIMEOUT
-        return StoreThread.open(Path(self.settings.storage.path), busy_timeout=timeout)
+        path = Path(self.settings.storage.path)
+        if not self.daemon:
+            return StoreThread.open(path, busy_timeout=CLI_BUSY_TIMEOUT)
+        from opsd.daemon.lock import DatabaseLock
+
+        lock = DatabaseLock.acquire(path)  # before anything touches the database
+        try:
+            store = StoreThread.open(path, busy_timeout=self.settings.storage.busy_timeout)
+        except BaseException:
+            lock.release()
+            raise
+        self._db_lock = lock
+        return store
 
     # Playbooks, clients and the runner load on first use: `opsd status` needs none of them.
 
@@ -79,6 +96,7 @@ class App:
             self.resources,
             clock=self.clock,
             observers=[*self.observers(), *self.extra_observers],
+            recorder=self.recorder,
         )
 
     def observers(self) -> list[Observer]:
@@ -94,3 +112,6 @@ class App:
     def close_store(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+        lock, self._db_lock = self._db_lock, None
+        if lock is not None:
+            lock.release()

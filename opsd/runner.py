@@ -14,6 +14,7 @@ from opsd.checks import get_kind
 from opsd.checks.base import CheckKind, CheckSpec
 from opsd.context import Context, Resources
 from opsd.errors import CheckError
+from opsd.exception_text import describe_exception
 from opsd.notion import statuspage
 from opsd.results import Result, RunReport, Status
 from opsd.runbooks import threshold_hint
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 Observer = Callable[["RunReport", "Playbook"], Awaitable[None] | None]
 """Sees every finished run (the alert engine, metrics); one that raises is logged, not fatal."""
 
+Recorder = Callable[["RunReport", "Playbook", "Sequence[Observer]"], Awaitable[None]]
+"""Records a finished run and feeds it to the given alert observers, now or (the daemon, after
+a storage fault or behind another process's write lock) later and in order."""
+
 
 class Runner:
     """Executes playbooks against one settings/store/resources triple."""
@@ -42,12 +47,14 @@ class Runner:
         *,
         clock: Callable[[], float] = time.time,
         observers: Sequence[Observer] = (),
+        recorder: Recorder | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.resources = resources or Resources(settings, store, clock)
         self.observers = list(observers)
+        self.recorder = recorder
 
     async def run(
         self, playbook: Playbook, *, trigger: str = "manual", only: str | None = None
@@ -66,16 +73,29 @@ class Runner:
         results = [result for batch in batches for result in batch]
         finished_at = self.clock()
         report = RunReport(playbook.name, trigger, started_at, finished_at, results)
+        if self.recorder is not None:
+            feeders = [o for o in self.observers if getattr(o, "feeds_alerts", False)]
+            await self.recorder(report, playbook, feeders)
+            for observer in self.observers:
+                if observer not in feeders:
+                    await _notify(observer, report, playbook)
+            return report
         try:
             report.run_id = await self.store.call(
                 runs.record_run, playbook.name, results, started_at=started_at,
-                finished_at=finished_at, trigger=trigger,
+                finished_at=finished_at, trigger=trigger, alerted=not self.feeds_alerts,
             )
         except Exception as exc:  # a full disk must not stop metrics and alerts
             log.error("recording the %s run failed: %s", playbook.name, exc)
         for observer in self.observers:
             await _notify(observer, report, playbook)
         return report
+
+    @property
+    def feeds_alerts(self) -> bool:
+        """Whether an observer feeds the runs to the alert engine (which then marks each run
+        as seen, in the transaction of its alert events)."""
+        return any(getattr(observer, "feeds_alerts", False) for observer in self.observers)
 
     async def run_check(self, spec: CheckSpec[Any], ctx: Context) -> list[Result]:
         """One entry -> its results. Never raises: failures become UNKNOWN or CRITICAL."""
@@ -157,7 +177,7 @@ async def _outcome(kind: CheckKind | None, spec: CheckSpec[Any], ctx: Context) -
         return [Result(exc.status, str(exc), details=exc.details)]
     except Exception as exc:
         log.debug("check %s raised", spec.name, exc_info=True)
-        return [Result(Status.UNKNOWN, f"check failed: {type(exc).__name__}: {exc}")]
+        return [Result(Status.UNKNOWN, f"check failed: {describe_exception(exc)}")]
     raw = outcome if isinstance(outcome, list) else [outcome]
     return raw or [Result(Status.SKIPPED, "nothing to check")]
 

@@ -21,7 +21,7 @@ from opsd.alerting.messages import Origin
 from opsd.alerting.notify import Destination, Send, destinations, drain, enqueue
 from opsd.alerting.silences import Silencer, silencer
 from opsd.results import Result, RunReport, Status
-from opsd.store import Store, alerts, outbox, state
+from opsd.store import Store, alerts, outbox, runs, state
 
 if TYPE_CHECKING:
     from opsd.checks.base import CheckSpec
@@ -61,14 +61,22 @@ def transition(
     targets: Sequence[Destination],
     publish: bool,
     run_interval: float | None = None,
+    run_id: int | None = None,
 ) -> list[AlertEvent]:
     """`apply_results` on the store's own thread: one transaction for states, events and
     outbox rows; then (`publish`) the firing and outbox gauges. `run_interval`: how often
-    the playbook runs (see `Policy.from_config`)."""
+    the playbook runs (see `Policy.from_config`).
+
+    `run_id`: the recorded run the results come from, marked as seen by the alert engine in
+    the same transaction; a run already marked (fed by another process, or replayed) changes
+    nothing and returns no events, so each run reaches the engine exactly once.
+    `targets` must be parsed beforehand: no child process starts inside the transaction."""
     silenced = silencer(store, settings, now)
     origin = Origin.here(settings, _workspace(store, results, now))
     events: list[AlertEvent] = []
     with store.transaction():
+        if run_id is not None and not runs.claim_for_alerts(store, run_id, now):
+            return []
         seen = set()
         holds = Holds(alerts.open_alerts(store))
         for result in parents_first(results, specs):
@@ -131,6 +139,9 @@ class AlertObserver:
     `send`: see `notify.retry_outbox`; `publish`: update the Prometheus gauges (the daemon's, which
     it serves; a CLI command has none to update)."""
 
+    feeds_alerts = True
+    """The runner records its runs as not yet seen by the alert engine (see `runs.record_run`)."""
+
     def __init__(
         self, settings: Settings, store: StoreAccess, send: Send | None = None,
         *, publish: bool = True,
@@ -148,7 +159,7 @@ class AlertObserver:
         )
         await self.store.call(
             transition, self.settings, report.results, report.finished_at, specs,
-            playbook.name, targets, self.publish, run_interval,
+            playbook.name, targets, self.publish, run_interval, run_id=report.run_id,
         )
         await asyncio.to_thread(
             deliver, self.settings, self.store, report.finished_at, self.send
@@ -208,9 +219,10 @@ def _firing(store: StoreAccess, check: str) -> bool:
 
 
 def publish_metrics(store: Store) -> None:
-    """Firing alerts by severity and the outbox depth, to the Prometheus gauges."""
+    """Firing and pending alerts by severity and the outbox depth, to the Prometheus gauges."""
     from opsd import metrics  # prometheus_client: loaded where metrics are kept, not per command
     metrics.set_alerts_firing(alerts.firing_counts(store))
+    metrics.set_alerts_pending(alerts.pending_counts(store))
     metrics.set_outbox_depth(outbox.outbox_depth(store))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from opsd.alerting.replay import replay_app
 from opsd.app import App
 from opsd.cli import output
 from opsd.cli.view import load_view
@@ -35,6 +36,7 @@ def run_async(app: App, coroutine: Coroutine[Any, Any, T]) -> T:
 def cmd_run_playbook(args: argparse.Namespace) -> int:
     app = open_app(args)
     playbook = app.playbooks.get(args.name)
+    replay_app(app)  # runs a crash kept from the alert engine go first
     report = run_async(app, app.runner.run(playbook, trigger="manual"))
     if args.json:
         output.print_json(report.to_dict())
@@ -53,6 +55,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     info, entry = load_view(args.config).find_check(args.name, args.playbook)
     app = open_app(args)
     playbook = load_entry(Path(info.path), entry)
+    replay_app(app)  # runs a crash kept from the alert engine go first
     report = run_async(app, app.runner.run(playbook, trigger="check", only=entry))
     if args.json:
         output.print_json(report.to_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -22,14 +23,20 @@ def record_run(
     started_at: float,
     finished_at: float,
     trigger: str = "manual",
+    alerted: bool = True,
 ) -> int:
-    """Write one run and all its results in one transaction; returns the run id."""
+    """Write one run and all its results in one transaction; returns the run id.
+
+    `alerted=False`: the alert engine has yet to see the run (`claim_for_alerts` marks it
+    when it does); if this process dies first, the next start replays it
+    (`opsd.alerting.replay`). A run no alert engine will see is recorded as seen."""
     status = worst(r.status for r in results)
     with store.transaction() as conn:
         cursor = conn.execute(
-            "INSERT INTO runs (playbook, trigger, status, started_at, finished_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (playbook, trigger, status.value, started_at, finished_at),
+            "INSERT INTO runs (playbook, trigger, status, started_at, finished_at, alerted_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (playbook, trigger, status.value, started_at, finished_at,
+             finished_at if alerted else None),
         )
         run_id = int(cursor.lastrowid or 0)
         conn.executemany(
@@ -46,6 +53,49 @@ def record_run(
             ],
         )
     return run_id
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRun:
+    """A run as stored, with its results (for the alert replay)."""
+
+    id: int
+    playbook: str
+    trigger: str
+    finished_at: float
+    results: list[Result]
+
+
+def unalerted_runs(store: Store) -> list[RecordedRun]:
+    """The runs the alert engine has not seen yet, oldest (lowest id) first."""
+    found = store.query(
+        "SELECT id, playbook, trigger, finished_at FROM runs WHERE alerted_at IS NULL"
+        " ORDER BY id"
+    )
+    if not found:
+        return []
+    rows = store.query(
+        "SELECT res.* FROM results res JOIN runs r ON r.id = res.run_id"
+        " WHERE r.alerted_at IS NULL ORDER BY res.id"
+    )
+    by_run: dict[int, list[Result]] = {r["id"]: [] for r in found}
+    for row in rows:
+        if row["run_id"] in by_run:  # not a run recorded between the two queries
+            by_run[row["run_id"]].append(result_from_row(row))
+    return [
+        RecordedRun(r["id"], r["playbook"], r["trigger"], r["finished_at"], by_run[r["id"]])
+        for r in found
+    ]
+
+
+def claim_for_alerts(store: Store, run_id: int, now: float) -> bool:
+    """Mark the run as seen by the alert engine, inside the caller's transaction; False if
+    it was already (another process fed it first, or a replay did)."""
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "UPDATE runs SET alerted_at = ? WHERE id = ? AND alerted_at IS NULL", (now, run_id)
+        )
+    return cursor.rowcount == 1
 
 
 def last_runs(store: Store) -> dict[str, dict[str, Any]]:
