@@ -30,16 +30,25 @@ from opsd.runner import Runner
 from opsd.store.owner import StoreThread
 
 READY_TIMEOUT = 60.0  # only bounds a hang: aiosmtpd's default (5 s) is tight on a busy machine
+HOLD_LIMIT = 120.0  # a held webhook request is answered by then at the latest (bounds a hang)
 
 
 class Webhook:
-    """An HTTP server collecting JSON POST bodies to /hook (any other path: 404); `stop()` and
-    `start()` simulate an outage."""
+    """An HTTP server collecting JSON POST bodies to /hook (any other path: 404) and their
+    headers (`headers`, in the same order); `stop()` and `start()` simulate an outage.
+
+    `hold()` makes it keep every request it receives unanswered (recorded, as a receiver has
+    a message whose answer is lost) until `release()`; `held` is set once one is held."""
 
     def __init__(self) -> None:
         self._reserved = ReservedPort()
         self.port = self._reserved.port
         self.received: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.held = threading.Event()
+        self._holding = False
+        self._released = threading.Event()
+        self._recording = threading.Lock()  # a body and its headers land at the same index
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -49,8 +58,19 @@ class Webhook:
     def titles(self) -> list[str]:
         return [m["title"] for m in self.received]
 
+    def hold(self) -> None:
+        """Leave every request from now on unanswered until `release()`."""
+        self._released.clear()
+        self.held.clear()
+        self._holding = True
+
+    def release(self) -> None:
+        """Answer the held requests (to whoever still listens) and hold no more."""
+        self._holding = False
+        self._released.set()
+
     def start(self) -> None:
-        received = self.received
+        hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -59,9 +79,15 @@ class Webhook:
                 if self.path.split("?")[0] != "/hook":  # like a real webhook: 404 elsewhere
                     self.send_response(404)
                 else:
-                    received.append(posted)
+                    with hook._recording:
+                        hook.received.append(posted)
+                        hook.headers.append(dict(self.headers.items()))
+                    if hook._holding:
+                        hook.held.set()
+                        hook._released.wait(HOLD_LIMIT)
                     self.send_response(200)
-                self.end_headers()
+                with contextlib.suppress(OSError):  # a held sender may be gone by now
+                    self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 return
@@ -72,6 +98,7 @@ class Webhook:
         ).start()
 
     def stop(self) -> None:
+        self.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

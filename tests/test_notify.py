@@ -178,11 +178,13 @@ def test_a_row_being_sent_is_not_sent_by_a_second_process(tmp_path):
 
 
 @APPRISE_CHILD
-def test_a_crash_between_send_and_mark_resends_after_the_claim_expires(tmp_path):
-    # At-least-once is the honest limit: the receiver may see this message twice.
+def test_a_crash_between_send_and_mark_resends_marked_after_the_claim_expires(tmp_path):
+    # At-least-once is the honest limit: the receiver may see this message twice, the second
+    # time marked as a possible repeat with the same id.
     settings = settings_for(tmp_path, "json://127.0.0.1:1/hook", timeout="10s")
     store = queued_store(settings)
     send = Recorder()
+    bodies: list[Message] = []
 
     def crash() -> None:
         send.during_send = None
@@ -191,8 +193,18 @@ def test_a_crash_between_send_and_mark_resends_after_the_claim_expires(tmp_path)
     send.during_send = crash
     with pytest.raises(KeyboardInterrupt):
         retry_outbox(settings, store, NOW, send)
-    assert retry_outbox(settings, store, NOW + 69, send) == 0  # claimed for timeout + 60 s
-    assert retry_outbox(settings, store, NOW + 70, send) == 1
+    # This process claimed it, and it is alive: the claim lasts its timeout + 60 s.
+    assert retry_outbox(settings, store, NOW + 69, send) == 0
+    assert retry_outbox(settings, store, NOW + 70,
+                        lambda d, m, t: bodies.append(m) or send(d, m, t)) == 1
+    [resent] = bodies
+    [row] = outbox_rows(store, 0)
+    assert resent.body.endswith(
+        f"opsd message id {row['id']} (resent: the first attempt's outcome is unknown; "
+        f"drop it if you already have message {row['id']})")
+    assert resent.headers == (("X-Opsd-Message-Id", str(row["id"])),
+                              ("X-Opsd-Resent", "uncertain"))
+    assert row["uncertain"] == 1
 
 
 @APPRISE_CHILD
@@ -211,9 +223,10 @@ def test_a_row_whose_url_left_the_config_is_given_up(tmp_path):
 def test_failures_back_off_and_a_failing_head_holds_back_its_url_s_rows(tmp_path):
     settings = settings_for(tmp_path, "json://127.0.0.1:1/hook")
     store = Store.open(settings.storage.path)
+    targets = destinations(settings)  # parsed before the transaction: enqueue refuses inside
     with store.transaction():
         for n in range(3):
-            enqueue(store, settings, [event(id=n)], ORIGIN, NOW)
+            enqueue(store, settings, [event(id=n)], ORIGIN, NOW, targets)
     send = Recorder()
     send.down = True
     assert retry_outbox(settings, store, NOW, send) == 0

@@ -1,5 +1,5 @@
 """The Apprise side of alert delivery, run as a short-lived child process: `python -m
-opsd.alerting.deliver [PLUGIN_PATH ...]`.
+opsd.alerting.deliver [--parent PID] [PLUGIN_PATH ...]`.
 
 Apprise loads some 200 plugin modules plus cryptography, requests and markdown (+26 MB that
 never goes away), so the daemon never imports it: `opsd.alerting.notify.AppriseWorker` starts one of
@@ -7,15 +7,22 @@ these per batch (an outbox pass, an enqueue, `opsd alerts test`) and exchanges o
 object per line over its stdin and stdout:
 
     {"parse": ["critical=json://…", …]}  ->  {"destinations": [{"url", "tags", "label", …}]}
-    {"send": "json://…", "title", "body", "notify_type", "timeout"}
+    {"send": "json://…", "title", "body", "notify_type", "timeout", "headers": {…}}
         ->  {"error": null | "…", "permanent": bool}
+
+`headers` go out as HTTP headers where the URL's scheme takes custom ones (`json://`,
+`form://`, `xml://` and their `s` variants, as `+Name=value` query arguments): the outbox's
+`X-Opsd-Message-Id` and `X-Opsd-Resent`, by which a receiver drops a duplicate.
 
 A failure is permanent when retrying cannot help: Apprise does not understand the URL, or a
 webhook answered 400, 401, 403 or 404.
 
-The process ends when its stdin closes. Custom Apprise plugins (`@notify` functions) load
-from the paths given as arguments (`alerts.plugin_paths`). Anything printed (a console
-plugin, Apprise itself) goes to stderr: stdout carries only the replies.
+The process ends when its stdin closes, and dies with its parent (`--parent`, the pid of the
+process that started it; see `opsd.alerting.parent_death`): it never sends for a parent that
+is gone, and a reply to a parent that is gone (a closed pipe) ends it quietly. Custom
+Apprise plugins (`@notify` functions) load from the paths given as arguments
+(`alerts.plugin_paths`). Anything printed (a console plugin, Apprise itself) goes to stderr:
+stdout carries only the replies.
 
 Only the standard library and Apprise are imported here, so a child starts fast.
 """
@@ -28,20 +35,22 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opsd.alerting import parent_death
+from opsd.config.addresses import TAGGED_ENTRY
+from opsd.exception_text import describe_exception
 from opsd.redact import redact_secret
 
-# An `alerts.urls` entry: optional Apprise tags (`critical,2:pager=`), then the URL.
-TAGGED_ENTRY = re.compile(
-    r"^\s*(?:(?P<tags>[a-z0-9,_: \t-]+?)\s*=)?\s*(?P<url>[a-z0-9]{1,32}://.*)$", re.I
-)
 UNKNOWN_URL = "Apprise does not understand this URL"
 # HTTP answers that no retry will change (Apprise's webhook plugins log `error=404.`).
 _PERMANENT_HTTP = re.compile(r"\berror=(400|401|403|404)\.")
 # Query parameters that carry credentials: left out of a URL's key.
 _SECRET_PARAM = re.compile(r"pass|token|secret|key|auth", re.I)
+# Apprise schemes that send `+Name=value` query arguments as HTTP headers.
+HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 
 
 def entry_key(entry: str) -> str:
@@ -82,17 +91,39 @@ def parse_entry(entry: str) -> dict[str, Any]:
             "valid": True}
 
 
+def with_headers(url: str, headers: Mapping[str, str]) -> str:
+    """`url` with `headers` as Apprise's `+Name=value` query arguments, where its scheme
+    takes them (`HEADER_SCHEMES`); any other URL as it is."""
+    scheme = url.partition("://")[0].lower()
+    if not headers or scheme not in HEADER_SCHEMES:
+        return url
+    base, hash_mark, fragment = url.partition("#")
+    extra = "&".join(
+        f"+{urllib.parse.quote(name, safe='-_')}={urllib.parse.quote(value, safe='')}"
+        for name, value in headers.items()
+    )
+    joiner = "&" if "?" in base else "?"
+    if base.endswith(("?", "&")):
+        joiner = ""
+    return base + joiner + extra + hash_mark + fragment
+
+
 def send(
-    url: str, title: str, body: str, notify_type: str, timeout: float
+    url: str, title: str, body: str, notify_type: str, timeout: float,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[str | None, bool]:
-    """Send one message to one URL: (None, False) on SUCCESS, else (what went wrong in one
-    line, whether the failure is permanent)."""
+    """Send one message to one URL (with `headers`, where its scheme takes them): (None,
+    False) on SUCCESS, else (what went wrong in one line, whether the failure is permanent)."""
     import apprise
 
     # A fresh service object per message: Apprise throttles repeat sends on one object.
-    service = apprise.Apprise.instantiate(url)
+    service = apprise.Apprise.instantiate(with_headers(url, headers or {}))
     if service is None:
         return UNKNOWN_URL, True
+    if "rto=" not in url and hasattr(service, "socket_read_timeout"):
+        # Apprise gives up reading the answer after 4 s by default, and a receiver that took
+        # the message but answered later would get it again unmarked: wait `alerts.timeout`.
+        service.socket_read_timeout = timeout
     sender = apprise.Apprise()
     sender.add(service)
     with sender.notify(
@@ -115,13 +146,26 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
         return {"destinations": [parse_entry(entry) for entry in request["parse"]]}
     try:
         error, permanent = send(request["send"], request["title"], request["body"],
-                                request["notify_type"], request["timeout"])
+                                request["notify_type"], request["timeout"],
+                                request.get("headers"))
     except Exception as exc:  # a plugin's bug fails this message, not the batch
-        error, permanent = " ".join(f"{type(exc).__name__}: {exc}".split()), False
+        error, permanent = " ".join(describe_exception(exc).split()), False
     return {"error": error, "permanent": permanent}
 
 
-def main(plugin_paths: Sequence[str]) -> int:
+def parse_arguments(argv: Sequence[str]) -> tuple[int | None, list[str]]:
+    """(the parent's pid from `--parent PID`, if given; the plugin paths)."""
+    if len(argv) >= 2 and argv[0] == "--parent" and argv[1].isdigit():
+        return int(argv[1]), list(argv[2:])
+    return None, list(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    parent, plugin_paths = parse_arguments(argv)
+    # First of all: never outlive the parent (it may be gone already).
+    parent_death.die_with_parent()
+    if parent_death.orphaned(parent):
+        return 0
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     # Failures come back in the replies: Apprise's own log lines stay out of the daemon's.
@@ -131,8 +175,17 @@ def main(plugin_paths: Sequence[str]) -> int:
 
         AppriseAsset(plugin_paths=list(plugin_paths))
     for line in sys.stdin:
-        replies.write(json.dumps(answer(json.loads(line))) + "\n")
-        replies.flush()
+        request = json.loads(line)
+        if "send" in request and parent_death.orphaned(parent):
+            return 0  # nobody would hear how it went: the outbox sends it again
+        reply = json.dumps(answer(request)) + "\n"
+        try:
+            replies.write(reply)
+            replies.flush()
+        except BrokenPipeError:
+            # The parent is gone: end now, quietly (exiting normally would flush the
+            # reply again and print the same error).
+            os._exit(0)
     return 0
 
 

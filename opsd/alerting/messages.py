@@ -24,12 +24,14 @@ _NOTIFY_TYPES = {Status.CRITICAL: "failure", Status.WARNING: "warning"}
 
 @dataclasses.dataclass(frozen=True)
 class Message:
-    """One message: what receivers read, and the alert events it tells about."""
+    """One message: what receivers read, the alert events it tells about, and the HTTP
+    headers it carries where its URL takes custom headers (name, value)."""
 
     title: str
     body: str
     notify_type: str
     event_ids: tuple[int, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

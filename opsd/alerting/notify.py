@@ -7,12 +7,25 @@ failed. A URL's oldest waiting row is retried with exponential backoff (capped b
 CLI command that records a run (`drain`); the rows behind it follow as soon as it goes
 through, so each receiver reads its messages in order. A row whose alerts have all resolved
 since is dropped for their RESOLVED; a permanent failure (`PermanentFailure`) is given up at
-once. Every message ends with its outbox id, by which a receiver can drop a duplicate.
+once. Every message ends with its outbox id ("opsd message id N"), by which a receiver can drop
+a duplicate.
 
-Delivery is at-least-once: a row is marked delivered in its own transaction right after
-Apprise reports SUCCESS, so the only duplicate possible is a crash between those two steps
-(the row's claim then expires and it is sent again). Claims also keep two processes (the
-daemon and a CLI command) from sending the same row at once.
+Delivery is at-least-once, and a possible repeat says so. Each attempt is committed before
+the send starts (`sending_at`) and its outcome right after (delivered, failed), so a
+duplicate is possible only when the sender dies mid-send: the daemon or the delivery child
+killed between the POST and the mark. Such a row is *uncertain* (the receiver may or may not
+have it): it is counted (`opsd_notifications_uncertain_total`), logged in one line, and sent
+once more with the same message id, marked as a possible repeat (a footer, and the
+`X-Opsd-Message-Id` / `X-Opsd-Resent: uncertain` headers where the URL's scheme takes custom
+headers: see `opsd.alerting.uncertain`), so the receiver can drop it by id. A send Apprise
+reports as failed is retried as before, unmarked: a receiver that took a message but answered
+after Apprise stopped waiting (its read timeout) gets it again without the mark.
+
+Claims keep two processes (the daemon and a CLI command) from sending the same row at once:
+a claim names its process (pid and start time, `opsd.processes`) and lasts the send's timeout
+plus a minute; a live claimer's rows are left alone, a dead one's are taken over at once. The
+delivery child dies with its parent (`opsd.alerting.parent_death`), so nothing sends for a
+process that is gone.
 
 URLs carry passwords and tokens: rows store a hash of the URL without its credentials (a
 rotated password keeps the queue) and Apprise's privacy-masked form, never the URL; the URL
@@ -28,6 +41,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import select
 import subprocess
 import sys
@@ -35,6 +49,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opsd import processes
+from opsd.alerting import uncertain
 from opsd.alerting.deliver import UNKNOWN_URL, entry_key
 from opsd.alerting.engine import AlertEvent, EventType
 from opsd.alerting.messages import Message, Origin, compose, routing_tags
@@ -112,10 +128,15 @@ class WorkerError(OpsdError):
 
 class AppriseWorker:
     """One child process (`python -m opsd.alerting.deliver`) for a batch of Apprise work, started on
-    first use and ended on `close()`: this process never imports Apprise."""
+    first use and ended on `close()`: this process never imports Apprise.
+
+    The child dies with the thread that started it (Linux's parent-death signal): start and
+    use a worker within one call in one thread (`drain`, `send_test`, `destinations`), never
+    hand it to another thread, so it cannot die while in use."""
 
     def __init__(self, plugin_paths: Sequence[Path] = ()) -> None:
-        self._command = [sys.executable, "-m", "opsd.alerting.deliver", *map(str, plugin_paths)]
+        self._command = [sys.executable, "-m", "opsd.alerting.deliver",
+                         "--parent", str(os.getpid()), *map(str, plugin_paths)]
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> AppriseWorker:
@@ -143,15 +164,17 @@ class AppriseWorker:
         return list(parsed)
 
     def send(self, destination: Destination, message: Message, timeout: float) -> str | None:
-        """A `Send`: None on SUCCESS, else what went wrong."""
+        """A `Send`: None on SUCCESS, else what went wrong (`UnknownOutcome` when the child
+        died or hung after it took the message: it may have gone out)."""
         if not destination.valid:
             return PermanentFailure(UNKNOWN_URL)
         request = {"send": destination.url, "title": message.title, "body": message.body,
-                   "notify_type": message.notify_type, "timeout": timeout}
+                   "notify_type": message.notify_type, "timeout": timeout,
+                   "headers": dict(message.headers)}
         try:
             reply = self._ask(request, timeout + ANSWER_MARGIN)
         except WorkerError as exc:
-            return str(exc)
+            return uncertain.UnknownOutcome(exc)
         error: str | None = reply["error"]
         return PermanentFailure(error) if error and reply.get("permanent") else error
 
@@ -191,7 +214,15 @@ class AppriseWorker:
 
 
 def destinations(settings: Settings) -> list[Destination]:
-    """The configured alert URLs with their tags and masked labels."""
+    """The configured alert URLs with their tags and masked labels.
+
+    A child that dies while it parses (killed, out of memory) is replaced once."""
+    try:
+        with AppriseWorker(settings.alerts.plugin_paths) as worker:
+            return worker.destinations(settings)
+    except WorkerError as exc:
+        event(log, "delivery process failed while parsing alerts.urls; starting another",
+              level=logging.WARNING, error=str(exc))
     with AppriseWorker(settings.alerts.plugin_paths) as worker:
         return worker.destinations(settings)
 
@@ -244,10 +275,16 @@ def enqueue(
 ) -> int:
     """Write the messages for deliverable `events` to the outbox (inside the caller's
     transaction, on the store's thread); returns the number of rows. `targets` are the parsed
-    `alerts.urls` (parsed here when not given: that starts the delivery child)."""
+    `alerts.urls`, parsed here when not given, which starts the delivery child: never inside
+    a transaction (it would hold the write lock for as long as the child takes, and a kill
+    then would leave it running), so a caller in one must parse them beforehand."""
     if not any(e.deliver for e in events) or not settings.alerts.urls:
         return 0
     if targets is None:
+        if store.conn.in_transaction:
+            raise RuntimeError(
+                "enqueue() inside a transaction needs its targets parsed beforehand"
+            )
         targets = destinations(settings)
     return outbox.enqueue(store, outbox_rows_for(settings, events, origin, targets), now)
 
@@ -290,12 +327,22 @@ def _send_due(
     timeout = settings.alerts.timeout
     failed_keys: set[str] = set()
     drained = Drained()
-    while (row := store.run(outbox.claim_next, now, timeout + 60.0, failed_keys)) is not None:
+    me = processes.identity()
+    while (row := store.run(outbox.claim_next, now, timeout + 60.0, failed_keys, me,
+                            processes.is_alive)) is not None:
+        if row["taken_over"]:
+            uncertain.report(row, "its sender died mid-send", sender=row["taken_from"])
         if by_key is None:
             # prometheus_client too loads only when there is something to send.
             from opsd import metrics
 
-            targets = worker.destinations(settings)
+            try:
+                targets = worker.destinations(settings)
+            except WorkerError as exc:  # the child was killed or hung: try again next pass
+                event(log, "notifications not sent: alert URLs not parsed", level=logging.ERROR,
+                      error=str(exc))
+                store.run(outbox.release, row["id"])
+                return drained
             by_key = {d.key: d for d in targets}
             legacy = _legacy_keys(settings, targets)
         destination = by_key.get(row["url_key"])
@@ -312,6 +359,7 @@ def _send_due(
             store.run(outbox.give_up, row["id"], now, "dropped: its alert has resolved since")
             continue
         lost = store.run(outbox.unreported_losses, row["url_key"])
+        store.run(outbox.begin_send, row["id"], now)  # committed before anything goes out
         error = send(destination, _as_sent(row, len(lost), settings), timeout)
         metrics.observe_notification(error is None)
         if error is None:
@@ -329,11 +377,15 @@ def _send_due(
             metrics.observe_abandoned("permanent")
             drained.permanent[row["url_label"]] = error
             continue
+        unknown = isinstance(error, uncertain.UnknownOutcome)
+        if unknown:
+            uncertain.report(row, "the delivery process died mid-send",
+                             error=settings.redact(error))
         # One failure per URL per pass: the rest of its rows wait behind it.
         failed_keys.add(row["url_key"])
         attempts = row["attempts"] + 1
         store.run(outbox.mark_failed, row["id"], attempts=attempts,
-                  error=settings.redact(error),
+                  error=settings.redact(error), uncertain_at=now if unknown else None,
                   next_attempt_at=now + backoff(attempts, settings.alerts.retry_max_interval))
     if by_key is not None:
         metrics.set_outbox_depth(store.run(outbox.outbox_depth))
@@ -352,15 +404,17 @@ def _legacy_keys(settings: Settings, targets: Sequence[Destination]) -> dict[str
 
 def _as_sent(row: dict[str, Any], lost: int, settings: Settings) -> Message:
     """A row's message as its receiver gets it: a note on messages lost before it, and its
-    outbox id, by which a receiver can drop a duplicate."""
+    outbox id, by which a receiver can drop a duplicate (in a footer and a header; marked as
+    a possible repeat when an earlier attempt's outcome is unknown)."""
     notes = []
     if lost:
         notes.append(f"_{lost} earlier message{'s' if lost > 1 else ''} to this receiver "
                      f"{'were' if lost > 1 else 'was'} lost: undelivered after "
                      f"{format_duration(settings.alerts.outbox_max_age)}._")
-    notes.append(f"opsd message id {row['id']}")
+    resent = bool(row["uncertain"])
+    notes.append(uncertain.footer(row["id"], resent))
     return Message(row["title"], row["body"] + "\n\n" + "\n\n".join(notes),
-                   row["notify_type"])
+                   row["notify_type"], headers=uncertain.headers(row["id"], resent))
 
 
 def send_test(

@@ -63,7 +63,9 @@ class _Shown:
     alert: Alert
     silenced_by: str | None  # what silences it now (a silence, a maintenance window)
     notified_at: float | None  # when the latest message about it was delivered
-    notification: str | None  # delivered, queued, abandoned; None: no message for it
+    # delivered, uncertain (sent, outcome unknown: going out again), queued, abandoned; None:
+    # no message for it
+    notification: str | None
 
 
 def _open_alerts_now(store: Store, view: View, now: float) -> list[_Shown]:
@@ -85,7 +87,8 @@ def _open_alerts_now(store: Store, view: View, now: float) -> list[_Shown]:
         delivered = [d["delivered_at"] for d in mine if d["status"] == "delivered"]
         statuses = {d["status"] for d in mine}
         notification = next(
-            (s for s in ("delivered", "queued", "abandoned") if s in statuses), None
+            (s for s in ("delivered", "uncertain", "queued", "abandoned") if s in statuses),
+            None,
         )
         shown.append(_Shown(
             alert, alert.silenced_by or silenced(alert.check, alert.kind, alert.target),
@@ -97,7 +100,9 @@ def _open_alerts_now(store: Store, view: View, now: float) -> list[_Shown]:
 def _notified_text(shown: _Shown, now: float) -> str:
     if shown.notification == "delivered":
         return output.format_age(shown.notified_at, now)
-    return {"queued": "queued", "abandoned": "failed"}.get(shown.notification or "", "-")
+    return {"queued": "queued", "uncertain": "uncertain", "abandoned": "failed"}.get(
+        shown.notification or "", "-"
+    )
 
 
 def _acked_text(alert: Alert, now: float) -> str:
@@ -290,15 +295,19 @@ def _event_dict(event: AlertEvent) -> dict[str, Any]:
 
 
 def _deliveries(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
-    """Outbox rows by the event ids they carry."""
+    """Outbox rows by the event ids they carry. `uncertain`: an attempt's outcome is unknown
+    (its sender died mid-send), so the receiver may get the message twice, the second time
+    marked as a possible repeat; status `uncertain` while that resend is still to go."""
     by_event: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         status = (
-            "delivered" if row["delivered_at"] else "abandoned" if row["abandoned_at"] else "queued"
+            "delivered" if row["delivered_at"] else "abandoned" if row["abandoned_at"]
+            else "uncertain" if row["uncertain"] else "queued"
         )
         delivery = {
             "url": row["url_label"], "status": status, "attempts": row["attempts"],
             "last_error": row["last_error"], "delivered_at": row["delivered_at"],
+            "uncertain": bool(row["uncertain"]),
         }
         for event_id in json.loads(row["event_ids"]):
             by_event[event_id].append(delivery)
@@ -314,5 +323,7 @@ def _delivery_text(event: AlertEvent, deliveries: list[dict[str, Any]]) -> str:
         return "no URL"
     delivered = sum(d["status"] == "delivered" for d in deliveries)
     text = f"{delivered}/{len(deliveries)} delivered"
+    if unknown := sum(d["uncertain"] for d in deliveries):
+        text += f", {unknown} uncertain"
     errors = [d["last_error"] for d in deliveries if d["status"] != "delivered"]
     return text + (f" ({errors[-1]})" if errors and errors[-1] else "")

@@ -55,6 +55,14 @@ MIGRATIONS: dict[str, list[Migration]] = {
             PRIMARY KEY (namespace, key)
         );
         """,
+        # When the alert engine saw the run (NULL: not yet; `opsd.alerting.replay` feeds such
+        # runs to it at the next start). The history before this migration counts as seen:
+        # replaying it would re-announce old alerts.
+        """
+        ALTER TABLE runs ADD COLUMN alerted_at REAL;
+        UPDATE runs SET alerted_at = finished_at;
+        CREATE INDEX runs_unalerted ON runs (id) WHERE alerted_at IS NULL;
+        """,
     ],
     # Tables of the Notion client (request log), the alert engine, the secret scanner:
     # each component appends its own migrations to its own list.
@@ -185,6 +193,17 @@ MIGRATIONS: dict[str, list[Migration]] = {
         """
         ALTER TABLE alert_states ADD COLUMN flap_history TEXT NOT NULL DEFAULT '';
         ALTER TABLE alert_states ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+        """,
+        # Sends whose outcome is unknown: `sending_at` is committed before each attempt and
+        # cleared with its outcome; `claimed_by` names the claiming process ("pid:start
+        # time"), so a dead claimer's rows are taken over at once; `uncertain` is 1 once an
+        # attempt's outcome was lost (since `uncertain_at`): the row then goes out marked as a
+        # possible repeat.
+        """
+        ALTER TABLE outbox ADD COLUMN sending_at REAL;
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN uncertain_at REAL;
         """,
     ],
     "notion_limiter": [
