@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import time
 import zoneinfo
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from opsd.cli import output
+from opsd.cli.stale import staleness
 from opsd.cli.view import View, load_kinds, load_view
+from opsd.config.paths import resolve_config_path
+from opsd.config.writable import storage_path_problems
 from opsd.durations import parse_duration
 from opsd.errors import ConfigError, PlaybookError, UsageError
 from opsd.results import worst
@@ -41,13 +46,19 @@ def query(view: View, fn: Callable[Concatenate[Store, P], T], *args: P.args, **k
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    results = query(open_view(args), runs.latest_results)
+    view = open_view(args)
+    results = query(view, runs.latest_results)
     now = time.time()
+    # A result older than its schedule allows: nothing runs or records it any more.
+    stale = [staleness(view.playbooks, r.check, r.started_at, now) for r in results]
     if args.json:
         output.print_json({
             "status": worst(r.status for r in results).value,
+            "stale": any(stale),
             "results": [
-                {**r.to_dict(), "age_seconds": round(now - r.started_at, 3)} for r in results
+                {**r.to_dict(), "age_seconds": round(now - r.started_at, 3),
+                 "stale": words is not None}
+                for r, words in zip(results, stale, strict=True)
             ],
         })
     elif not results:
@@ -55,11 +66,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         rows = [
             (str(r.status), r.check, r.target or "-", output.format_value(r.value, r.unit),
-             output.format_age(r.started_at, now), r.summary)
-            for r in results
+             output.format_age(r.started_at, now),
+             f"{words} — {r.summary}" if words else r.summary)
+            for r, words in zip(results, stale, strict=True)
         ]
         output.table(rows, ("STATUS", "CHECK", "TARGET", "VALUE", "AGE", "SUMMARY"))
-    return worst(r.status for r in results).exit_code
+    code = worst(r.status for r in results).exit_code
+    return max(code, 3) if any(stale) else code
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -153,6 +166,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     try:
         view = open_view(args)
         problems, warnings = list(view.playbook_problems), view.routing_warnings
+        # Checked every time, not snapshotted: it depends on the file system, not the inputs.
+        problems += storage_path_problems(
+            Path(view.storage_path), resolve_config_path(args.config, os.environ), os.environ
+        )
     except ConfigError as exc:
         problems = exc.problems
     for problem in [*problems, *warnings]:

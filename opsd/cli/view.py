@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import opsd
 from opsd.alerting import routing_warnings
 from opsd.config.paths import resolve_config_path
+from opsd.config.plain_http import plain_http_warnings
+from opsd.daemon import exposure
 from opsd.errors import ConfigError, PlaybookError, UsageError
 from opsd.units import describe_schedule
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from opsd.config import Settings
     from opsd.playbooks import PlaybookSet
 
-FORMAT = 1
+FORMAT = 2
 _ENV_INPUTS = ("NOTION_API_TOKEN", "STATE_DIRECTORY", "CREDENTIALS_DIRECTORY")
 
 
@@ -70,6 +72,9 @@ class PlaybookInfo:
     upcoming: tuple[float, ...] = ()
     """A cron playbook's fire times over the 35 days after validation (epoch seconds): the
     listing reads its next run here instead of loading the cron parser."""
+    timeout: float = 0.0
+    """The longest timeout of its entries: how long a run may take (`opsd status` allows it
+    before it calls a result stale)."""
 
     def describe_schedule(self) -> str:
         return describe_schedule(self.schedule, self.every)
@@ -143,11 +148,14 @@ class View:
             playbooks=tuple(
                 PlaybookInfo(p.name, p.description, p.schedule, p.every,
                              tuple(s.name for s in p.checks), tuple(s.kind for s in p.checks),
-                             str(p.path or ""), _upcoming(p.schedule, timezone, now))
+                             str(p.path or ""), _upcoming(p.schedule, timezone, now),
+                             max((s.timeout for s in p.checks), default=0.0))
                 for p in (playbooks or ())
             ),
             playbook_problems=tuple(problems),
-            routing_warnings=tuple(routing_warnings.of_settings(settings, playbooks or ())),
+            routing_warnings=(*routing_warnings.of_settings(settings, playbooks or ()),
+                              *plain_http_warnings(settings, _config_label(settings)),
+                              *exposure.of_settings(settings)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -169,6 +177,13 @@ class View:
             playbook_problems=tuple(data["playbook_problems"]),
             routing_warnings=tuple(data.get("routing_warnings", ())),
         )
+
+
+def _config_label(settings: Settings) -> str:
+    from opsd.config import config_file_of
+
+    config_file = config_file_of(settings)
+    return config_file.name if config_file else "config"
 
 
 def _upcoming(schedule: str | None, timezone: str, now: dt.datetime) -> tuple[float, ...]:

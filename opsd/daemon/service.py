@@ -17,24 +17,30 @@ import logging
 import signal
 import time
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
 from opsd import __version__, metrics
 from opsd.alerting import observer as alerting
-from opsd.alerting import routing_warnings
+from opsd.alerting import replay, routing_warnings
 from opsd.app import App
 from opsd.config import Settings, config_file_of, load_settings
+from opsd.config.plain_http import plain_http_warnings
+from opsd.config.writable import require_writable_storage
+from opsd.daemon import exposure, series
+from opsd.daemon.clock import ClockWatch, step_words
 from opsd.daemon.http import MetricsServer
 from opsd.daemon.scheduler import PlaybookScheduler
 from opsd.daemon.sdnotify import Notifier
+from opsd.daemon.storage_watch import StorageWatch, lock_free
 from opsd.errors import ConfigError
+from opsd.exception_text import describe_exception
 from opsd.logs import configure as configure_logs
 from opsd.logs import event
 from opsd.playbooks import Playbook
 from opsd.results import RunReport
 from opsd.runner import Observer
-from opsd.store import Store, runs
+from opsd.store import probe, runs
 from opsd.store.owner import StoreThread
 
 log = logging.getLogger("opsd.daemon")  # the name operators filter on (unchanged)
@@ -68,6 +74,7 @@ class Daemon:
         self.observers = [metrics.observe_run, *(observers or [])]
         self.log_stream = log_stream
         self.notifier = Notifier(env)
+        self.storage = StorageWatch(clock)  # before the first app: its runner records through it
         self.app = self._new_app(settings)
         self.server: MetricsServer | None = None
         self.scheduler: PlaybookScheduler | None = None
@@ -85,8 +92,12 @@ class Daemon:
         """Serve until SIGTERM or SIGINT; returns the exit code (0)."""
         self._configure_logs()
         playbooks = self.app.playbooks  # validates every playbook before anything starts
-        await asyncio.to_thread(lambda: self.app.store)  # opens and migrates off the loop
+        await self.storage.open(self.app)  # opens and migrates off the loop
+        # Runs recorded but never fed to the alert engine (a crash between the two), in
+        # order, before any new run: see opsd.alerting.replay.
+        await asyncio.to_thread(replay.replay_app, self.app)
         await self._publish_budget(self.app)
+        await series.publish_at_start(self.app)  # the history's series, before the first scrape
         self.server = self._start_server(self.settings)
         self.scheduler = PlaybookScheduler(self.settings.scheduler.timezone, self.run_playbook)
         catch_up = self.scheduler.schedule(
@@ -108,6 +119,12 @@ class Daemon:
               metrics=self.server.url if self.server else "disabled",
               watchdog_seconds=self.notifier.watchdog_interval or "off")
         for warning in routing_warnings.of_settings(self.settings, playbooks):
+            event(log, warning.removeprefix("warning: "), level=logging.WARNING)
+        config_file = config_file_of(self.settings)
+        label = config_file.name if config_file else "config"
+        for warning in plain_http_warnings(self.settings, label):
+            event(log, warning.removeprefix("warning: "), level=logging.WARNING)
+        for warning in exposure.of_settings(self.settings):
             event(log, warning.removeprefix("warning: "), level=logging.WARNING)
         await self._stop.wait()
         await self._shutdown([ticker, prober])
@@ -177,7 +194,7 @@ class Daemon:
         try:
             response = await app.resources.http.get(url.get_secret_value())
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = describe_exception(exc)
         else:
             error = "" if response.is_success else f"HTTP {response.status_code}"
         metrics.observe_heartbeat(not error)
@@ -193,50 +210,61 @@ class Daemon:
         task.add_done_callback(self._retiring.discard)
 
     async def reload(self) -> bool:
-        """Swap in a freshly loaded config; an invalid one is logged and the old one kept."""
+        """Swap in a freshly loaded config; an invalid one is logged and the old one kept.
+
+        Whatever goes wrong (a user's mistake is a ConfigError; anything else is a bug, or the
+        system refusing), the outcome is one log line, the `opsd.config` alert and READY=1:
+        the daemon keeps running what it ran."""
         async with self._reload_lock:
             self.notifier.reloading()
             try:
-                settings = load_settings(config_file_of(self.settings), self._env())
-                new_app = await asyncio.to_thread(self._validated_app, settings)
+                return await self._reload()
             except ConfigError as exc:
                 await self._reload_failed(exc.problems)
-                return False
-            try:
-                server = self._rebind_server(new_app.settings)
-            except ConfigError as exc:
-                await asyncio.to_thread(new_app.close_store)
-                await self._reload_failed(exc.problems)
-                return False
-            old_app, self.app, self.settings = self.app, new_app, new_app.settings
-            self.server = server
-            self._configure_logs()
-            assert self.scheduler is not None
-            catch_up = self.scheduler.schedule(
-                new_app.playbooks, await self._last_starts(new_app), self._now(),
-                timezone=new_app.settings.scheduler.timezone,
-                catch_up_spacing=new_app.settings.scheduler.catch_up_spacing,
-            )
-            self.scheduler.add_timer(
-                "alerts", new_app.settings.scheduler.alerts_interval, self._deliver_alerts
-            )
-            metrics.set_next_runs(self.scheduler.next_runs())
-            self._retire(old_app)
-            metrics.observe_reload(True)
-            await asyncio.to_thread(
-                alerting.clear_config_alert, new_app.store, new_app.settings, self.clock()
-            )
-            event(log, "reloaded", playbooks=len(list(new_app.playbooks)),
-                  catch_up=",".join(catch_up) or "none")
-            self.notifier.ready("configuration reloaded")
-            return True
+            except Exception as exc:  # a reload never takes the daemon down
+                log.debug("reload failed", exc_info=True)
+                await self._reload_failed([describe_exception(exc)])
+            return False
+
+    async def _reload(self) -> bool:
+        settings = load_settings(config_file_of(self.settings), self._env())
+        new_app = await asyncio.to_thread(self._validated_app, settings)
+        try:
+            server = self._rebind_server(new_app.settings)
+        except Exception:
+            await asyncio.to_thread(new_app.close_store)
+            raise
+        old_app, self.app, self.settings = self.app, new_app, new_app.settings
+        self.server = server
+        self._configure_logs()
+        assert self.scheduler is not None
+        catch_up = self.scheduler.schedule(
+            new_app.playbooks, await self._last_starts(new_app), self._now(),
+            timezone=new_app.settings.scheduler.timezone,
+            catch_up_spacing=new_app.settings.scheduler.catch_up_spacing,
+        )
+        self.scheduler.add_timer(
+            "alerts", new_app.settings.scheduler.alerts_interval, self._deliver_alerts
+        )
+        metrics.set_next_runs(self.scheduler.next_runs())
+        self._retire(old_app)
+        await series.publish_after_reload(old_app, new_app)
+        metrics.observe_reload(True)
+        await asyncio.to_thread(
+            alerting.clear_config_alert, new_app.store, new_app.settings, self.clock()
+        )
+        event(log, "reloaded", playbooks=len(list(new_app.playbooks)),
+              catch_up=",".join(catch_up) or "none")
+        self.notifier.ready("configuration reloaded")
+        return True
 
     def _validated_app(self, settings: Settings) -> App:
         app = self._new_app(settings)
         try:
             app.playbooks  # noqa: B018 (loading validates every playbook file)
+            require_writable_storage(settings.storage.path, config_file_of(settings), self.env)
             app.store  # noqa: B018 (a new storage.path must open)
-        except ConfigError:
+        except Exception:
             app.close_store()
             raise
         return app
@@ -248,16 +276,31 @@ class Daemon:
               error="; ".join(problems))
         self.notifier.ready("reload failed: running the previous configuration")
         # Delivery blocks while it sends: off the loop, like every delivery.
-        await asyncio.to_thread(
-            alerting.raise_config_alert, self.app.store, self.settings, message, self.clock()
-        )
+        try:
+            await asyncio.to_thread(
+                alerting.raise_config_alert, self.app.store, self.settings, message, self.clock()
+            )
+        except Exception as exc:  # the store's own trouble is reported by /healthz
+            event(log, "could not raise the opsd.config alert", level=logging.ERROR,
+                  error=describe_exception(exc))
 
     async def _deliver_alerts(self) -> None:
         """Reminders due without new results, then the outbox's due retries."""
         app = self.app
         now = self.clock()
-        await asyncio.to_thread(alerting.sweep, app.settings, app.store, now)
-        await asyncio.to_thread(alerting.deliver, app.settings, app.store, now)
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)  # a shutdown waits for it, like a run
+        try:
+            if not await lock_free(app.store):
+                return  # another process's write lock: next round (its writes would hold the queue)
+            await asyncio.to_thread(alerting.sweep, app.settings, app.store, now)
+            await asyncio.to_thread(alerting.deliver, app.settings, app.store, now)
+        except asyncio.CancelledError:
+            # Only the shutdown deadline cancels it; what it did not send stays in the outbox.
+            event(log, "alert delivery interrupted at shutdown", level=logging.WARNING)
+        finally:
+            self._inflight.discard(task)
 
     def _retire(self, old: App) -> None:
         """Close the old app's clients and store once the runs still using it finish."""
@@ -277,13 +320,16 @@ class Daemon:
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) for /healthz: loop ticking, database writable and answering.
 
-        Called from the listener's threads: it reads what the loop and the store's thread
+        Called on the listener's thread: it reads what the loop and the store's thread
         last reported and never touches SQLite itself."""
         if self._stopping:
             return False, "shutting down"
         stale = self.monotonic() - self._last_tick
         if stale > _STALE_AFTER_SECONDS:
             return False, f"scheduler loop unresponsive for {stale:.0f}s"
+        storage = self.storage.reason()
+        if storage is not None:
+            return False, storage
         if not self._store_writable:
             return False, f"database not writable: {self.settings.storage.path}"
         store: StoreThread | None = self.app.__dict__.get("store")
@@ -296,7 +342,7 @@ class Daemon:
     async def probe_store(self) -> bool:
         """Try a write transaction on the store's thread; /healthz reports the outcome."""
         try:
-            self._store_writable = await self.app.store.call(Store.writable)
+            self._store_writable = await self.app.store.call(probe.writable_unless_busy)
         except Exception:  # the thread itself failed: as unwritable as it gets
             self._store_writable = False
         return self._store_writable
@@ -304,24 +350,49 @@ class Daemon:
     async def _probe_store(self) -> None:
         while True:
             await self.probe_store()
+            await self.storage.probe(self.app)
             await asyncio.sleep(_STORE_PROBE_SECONDS)
 
     async def _tick(self) -> None:
         interval = self.notifier.watchdog_interval
         period = min(_TICK_SECONDS, interval) if interval else _TICK_SECONDS
         last_ping = None
+        clock_watch = ClockWatch(self.clock(), self.monotonic())
         while True:
             now = self.monotonic()
             self._last_tick = now
+            self._check_clock(clock_watch.observe(self.clock(), now))
             if interval and (last_ping is None or now - last_ping >= interval - period / 2):
                 self.notifier.watchdog()
                 last_ping = now
             await asyncio.sleep(period)
 
+    def _check_clock(self, step: float | None) -> None:
+        """After a wall-clock step, recompute every playbook's next run from the new time."""
+        if step is None or self.scheduler is None:
+            return
+        event(log, f"{step_words(step)}; schedule recomputed", level=logging.WARNING,
+              step_seconds=round(step))
+        app = self.app
+        # Every playbook counts as started now: its stored last start is in the new time's
+        # future (or far past), and the cadence starts again from here, without a catch-up.
+        now = self.clock()
+        self.scheduler.schedule(
+            app.playbooks, lambda name: now, self._now(),
+            timezone=app.settings.scheduler.timezone,
+            catch_up_spacing=app.settings.scheduler.catch_up_spacing,
+        )
+        metrics.set_next_runs(self.scheduler.next_runs())
+
     # --- helpers -----------------------------------------------------------------------------
 
     def _new_app(self, settings: Settings) -> App:
-        return App(settings, clock=self.clock, extra_observers=self.observers, daemon=True)
+        return App(settings, clock=self.clock, extra_observers=self.observers, daemon=True,
+                   recorder=self._record)
+
+    async def _record(self, report: RunReport, playbook: Playbook,
+                      feeders: Sequence[Observer]) -> None:
+        await self.storage.record(self.app, report, playbook, feeders)
 
     @staticmethod
     async def _last_starts(app: App) -> Callable[[str], float | None]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from opsd import metrics
 from opsd.errors import OpsdError
 from opsd.store import limiter as budget_rows
+from opsd.store.database import StoreBusyError
 
 if TYPE_CHECKING:
     from opsd.store import StoreAccess
@@ -146,7 +147,9 @@ class RateLimiter:
     shared by every opsd process that uses the same database (daemon and CLI commands).
 
     Times are the injected `clock`'s; with a store it must be the wall clock (UTC epoch), the
-    one clock processes share. Slots are booked at most BOOKING_HORIZON ahead, so a rate that
+    one clock processes share. While another process holds the store's write lock the
+    limiter goes on with the budget as it last saw it, in memory (`call_brief`): a held lock
+    must not hold a check. Slots are booked at most BOOKING_HORIZON ahead, so a rate that
     grows back (or a 429 that voids booked slots) takes effect for every waiting caller.
     """
 
@@ -233,7 +236,10 @@ class RateLimiter:
         """The budget as it stands, read without a write (the store's row when shared)."""
         if self.store is None:
             return self.bucket
-        row = await self.store.call(budget_rows.budget_row, self.budget)
+        try:
+            row = await self.store.call_brief(budget_rows.budget_row, self.budget)
+        except StoreBusyError:
+            return self.bucket
         return TokenBucket.from_row(self.rate, self.burst, self.clock(), row)
 
     async def _update(self, change: Callable[..., T], *args: Any) -> T:
@@ -245,9 +251,15 @@ class RateLimiter:
         def apply(row: dict[str, Any] | None) -> tuple[dict[str, Any], T]:
             bucket = TokenBucket.from_row(self.rate, self.burst, now, row)
             result = change(bucket, *args)
+            self.bucket = bucket  # what the limiter goes on with if the store gets busy
             return bucket.to_row(), result
 
-        return await self.store.call(budget_rows.update_budget, self.budget, apply, now=now)
+        try:
+            return await self.store.call_brief(
+                budget_rows.update_budget, self.budget, apply, now=now
+            )
+        except StoreBusyError:  # another process holds the write lock: the budget in memory
+            return change(self.bucket, *args)
 
 
 def _pause_of(bucket: TokenBucket, now: float) -> Pause | None:

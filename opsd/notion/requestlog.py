@@ -49,7 +49,8 @@ CURRENT_ATTEMPT: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar
 
 class RequestLog:
     """Where the transport's measurements go: `notion_requests` rows, written through the
-    store's queue without waiting (nothing without a store: unit tests, one-off probes)."""
+    store's queue without waiting, and kept in memory while another process holds the write
+    lock (nothing without a store: unit tests, one-off probes)."""
 
     def __init__(self, store: StoreAccess | None) -> None:
         self.store = store
@@ -61,7 +62,7 @@ class RequestLog:
         """Queue one request's row; the request never waits for the database."""
         if self.store is None:
             return
-        self.store.post(
+        self.store.defer(
             requests.record_request, time=sent_at, purpose=attempt.purpose, method=method,
             endpoint=endpoint, status=status, error=error, latency=latency,
             attempt=attempt.number, waited=attempt.waited, retry_after=retry_after,
@@ -70,7 +71,7 @@ class RequestLog:
     def prune(self, before: float) -> None:
         """Queue the deletion of rows older than `before`."""
         if self.store is not None:
-            self.store.post(requests.prune_requests, before)
+            self.store.defer(requests.prune_requests, before)
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
