@@ -114,8 +114,9 @@ def _slow_marker_guard(request: pytest.FixtureRequest, monkeypatch) -> Iterator[
 
 
 def reset_metrics() -> None:
-    """Every opsd series back to its state at import: labelled families empty, plain counters
-    and gauges at zero (the build info stays). Not imported yet: nothing to reset."""
+    """Every opsd series back to its state at import: labelled families empty but for the
+    counters born at zero, plain counters and gauges at zero, no check series (the build info
+    stays). Not imported yet: nothing to reset."""
     metrics = sys.modules.get("opsd.metrics")
     if metrics is None:
         return
@@ -125,15 +126,17 @@ def reset_metrics() -> None:
     for collector in vars(metrics).values():
         if not isinstance(collector, MetricWrapperBase) or isinstance(collector, Info):
             continue
-        try:
+        # clear() silently does nothing to a family without labels: those are reset instead.
+        if collector._labelnames:
             collector.clear()  # labelled: forget every child
-        except ValueError:  # no labels
-            if isinstance(collector, Counter):
-                collector.reset()
-            elif isinstance(collector, Gauge):
-                collector.set(0)
-            else:
-                raise
+        elif isinstance(collector, Counter):
+            collector.reset()
+        elif isinstance(collector, Gauge):
+            collector.set(0)
+        else:
+            raise TypeError(f"cannot reset {collector!r}")
+    metrics.CHECKS.clear()  # the per-check series (a collector of its own)
+    metrics.born_at_zero()  # the labelled counters that exist from the start
 
 
 def forget_parsed_urls() -> None:

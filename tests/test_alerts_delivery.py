@@ -252,9 +252,9 @@ def test_firing_alerts_are_counted_by_severity(tmp_path, webhook):
     engine = engine_for(tmp_path, webhook.url)
     engine.run(result(Status.CRITICAL, check="a.one"), result(Status.CRITICAL, check="a.two"),
                now=T0)
-    assert metrics.REGISTRY.get_sample_value("opsd_alerts_firing", {"severity": "CRITICAL"}) == 2
+    assert metrics.REGISTRY.get_sample_value("opsd_alerts_firing", {"severity": "critical"}) == 2
     engine.run(result(Status.OK, check="a.one"), result(Status.OK, check="a.two"), now=T0 + 60)
-    assert metrics.REGISTRY.get_sample_value("opsd_alerts_firing", {"severity": "CRITICAL"}) == 0
+    assert metrics.REGISTRY.get_sample_value("opsd_alerts_firing", {"severity": "critical"}) == 0
 
 
 def test_config_alert_raised_and_cleared(tmp_path, webhook):

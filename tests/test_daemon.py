@@ -188,7 +188,10 @@ def test_metrics_pass_promtool_and_healthz_is_ok(setup, promtool):
         'opsd_check_status{check="history.trend",kind="history.trend",playbook="fast",target=""}',
         'opsd_playbook_last_run_timestamp_seconds{playbook="fast"}',
         'opsd_playbook_next_run_timestamp_seconds{playbook="fast"}',
-        'opsd_build_info{version=',
+        'opsd_build_info{config_hash="',  # then python and version (labels sort by name)
+        'opsd_check_state_since_timestamp_seconds{check="history.trend"',
+        'opsd_config_reloads_total{outcome="failure"} 0.0',  # born at 0
+        "python_gc_objects_collected_total",
         "process_resident_memory_bytes",
     ):
         assert name in body

@@ -12,6 +12,7 @@ one owner thread that runs every query (`owner.StoreThread`).
 | `state`     | state (counter baselines, workspace name)  |
 | `secrets`   | secret_files, secret_findings              |
 | `schemas`   | notion_schemas (schema snapshots)          |
+| `check_states` | results (each check's latest state, read at start) |
 
 No SQL lives outside this package.
 """

@@ -41,8 +41,18 @@ def open_alerts(store: Store) -> list[Alert]:
 
 def firing_counts(store: Store) -> dict[str, int]:
     """Firing alerts by severity."""
+    return _counts_in_phase(store, Phase.FIRING)
+
+
+def pending_counts(store: Store) -> dict[str, int]:
+    """Pending alerts (a problem seen, not yet enough times to fire) by severity."""
+    return _counts_in_phase(store, Phase.PENDING)
+
+
+def _counts_in_phase(store: Store, phase: Phase) -> dict[str, int]:
     rows = store.conn.execute(
-        "SELECT severity, COUNT(*) FROM alert_states WHERE phase = 'FIRING' GROUP BY severity"
+        "SELECT severity, COUNT(*) FROM alert_states WHERE phase = ? GROUP BY severity",
+        (phase.value,),
     )
     return {row[0]: int(row[1]) for row in rows}
 
