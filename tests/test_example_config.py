@@ -1,5 +1,6 @@
-"""config.example.toml is valid, points at the real Notion API, and runs against the sandbox
-with the overrides its header comment gives (environment only, the file unchanged)."""
+"""config.example.toml is valid, points at the real Notion API, needs no file beside it (the
+shipped playbooks, the history under the state directory), and runs against the sandbox with
+the overrides its header comment gives (environment only, the file unchanged)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ EXAMPLE = REPO / "config.example.toml"
 
 
 def example_config(tmp_path: Path) -> Path:
-    """The example in tmp_path (its relative storage stays there), the repo's playbooks."""
-    text = EXAMPLE.read_text()
-    text = text.replace('playbooks_dir = "playbooks"', f'playbooks_dir = "{REPO / "playbooks"}"')
+    """The example, unchanged, in tmp_path (storage the header's relative path makes stays
+    there)."""
     path = tmp_path / "opsd.toml"
-    path.write_text(text)
+    path.write_text(EXAMPLE.read_text())
     return path
 
 
@@ -29,12 +29,23 @@ def sandbox_env(url: str) -> dict[str, str]:
         "OPSD_NOTION__BASE_URL": url,
         "OPSD_NOTION__STATUS_PAGE_URL": f"{url}/api/v2/summary.json",
         "NOTION_API_TOKEN": SANDBOX_TOKEN,
+        "OPSD_STORAGE__PATH": ".opsd/opsd.db",
     }
 
 
-def test_example_config_is_valid(opsd_cli) -> None:
-    result = opsd_cli("--config", str(EXAMPLE), "config", "check")
+def test_example_config_is_valid(opsd_cli, tmp_path: Path) -> None:
+    # The database goes where systemd's StateDirectory= says: no file beside the example needed.
+    env = {"STATE_DIRECTORY": str(tmp_path / "state")}
+    result = opsd_cli("--config", str(EXAMPLE), "config", "check", env=env)
     assert (result.code, result.out.strip()) == (0, "ok"), result.out + result.err
+
+
+def test_example_config_leaves_playbooks_and_storage_to_the_defaults() -> None:
+    """Copied to /etc/opsd it must not name files relative to /etc/opsd: the shipped
+    playbooks and /var/lib/opsd (or $STATE_DIRECTORY) are the defaults."""
+    config = tomllib.loads(EXAMPLE.read_text())
+    assert "playbooks_dir" not in config["scheduler"]
+    assert not {"path", "backup_dir"} & set(config["storage"])
 
 
 def test_example_config_points_at_the_real_notion_api_without_a_token() -> None:
@@ -53,7 +64,8 @@ def test_example_header_gives_the_sandbox_overrides() -> None:
 def test_example_runs_daily_against_sandbox(opsd_cli, sandbox, tmp_path: Path) -> None:
     config = example_config(tmp_path)
     # A faster client-side budget than the example's 2.5 req/s keeps the test quick.
-    env = {**sandbox_env(sandbox.url), "OPSD_NOTION__RATE_LIMIT": "200", "OPSD_NOTION__BURST": "50"}
+    env = {**sandbox_env(sandbox.url), "OPSD_NOTION__RATE_LIMIT": "200", "OPSD_NOTION__BURST": "50",
+           "OPSD_STORAGE__BACKUP_DIR": ".opsd/backups"}
     result = opsd_cli("--config", str(config), "run-playbook", "daily", "--json", env=env)
     assert result.code == 0, result.out + result.err
     data = json.loads(result.out)

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REPO
 
 UNIT = REPO / "systemd" / "opsd.service"
-INSTALLED_PATH = "/usr/local/bin/opsd"
+INSTALLED_PATH = "/opt/opsd/bin/opsd"  # the README's virtualenv
 
 
 def directives(text: str) -> dict[str, list[str]]:
