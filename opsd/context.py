@@ -86,6 +86,9 @@ class Context:
     resources: Resources
     playbook: str = ""
     clock: Callable[[], float] = time.time
+    read_only: bool = False
+    """A plugin run (`opsd check` without --record): look, but keep no baseline (counter
+    samples, schema and data-source snapshots), so the daemon's next comparison is unchanged."""
 
     def now(self) -> float:
         """Current time, UTC epoch seconds (frozen in tests)."""

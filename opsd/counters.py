@@ -130,13 +130,15 @@ def judge_ratio(
 
 
 def advance(
-    store: Store, namespace: str, key: str, current: Sample, enough: Callable[[Interval], bool]
+    store: Store, namespace: str, key: str, current: Sample, enough: Callable[[Interval], bool],
+    *, keep: bool = True,
 ) -> Interval:
     """The interval since the stored baseline; the baseline moves to `current` only when the
     interval had `enough` traffic, so that quiet periods add up until they can be judged.
+    `keep=False` (a read-only plugin run) measures the same interval and never moves it.
 
     Runs on the store's thread: `await ctx.store.call(advance, ...)`."""
     measured = interval(Sample.from_state(state.get_state(store, namespace, key)), current)
-    if enough(measured):
+    if keep and enough(measured):
         state.set_state(store, namespace, key, current.to_state(), now=current.at)
     return measured

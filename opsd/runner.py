@@ -48,6 +48,7 @@ class Runner:
         clock: Callable[[], float] = time.time,
         observers: Sequence[Observer] = (),
         recorder: Recorder | None = None,
+        read_only: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -55,13 +56,17 @@ class Runner:
         self.resources = resources or Resources(settings, store, clock)
         self.observers = list(observers)
         self.recorder = recorder
+        # Read-only (the Nagios plugin without --record): the run is neither recorded nor
+        # shown to any observer, and its checks keep no baseline (`Context.read_only`).
+        self.read_only = read_only
 
     async def run(
         self, playbook: Playbook, *, trigger: str = "manual", only: str | None = None
     ) -> RunReport:
         """Run every entry of `playbook` (or only the one named `only`) and record the run."""
         specs = [s for s in playbook.checks if only is None or s.name == only]
-        ctx = Context(self.settings, self.store, self.resources, playbook.name, self.clock)
+        ctx = Context(self.settings, self.store, self.resources, playbook.name, self.clock,
+                      read_only=self.read_only)
         started_at = self.clock()
         limit = asyncio.Semaphore(self.settings.scheduler.max_concurrency)
 
@@ -73,6 +78,8 @@ class Runner:
         results = [result for batch in batches for result in batch]
         finished_at = self.clock()
         report = RunReport(playbook.name, trigger, started_at, finished_at, results)
+        if self.read_only:
+            return report
         if self.recorder is not None:
             feeders = [o for o in self.observers if getattr(o, "feeds_alerts", False)]
             await self.recorder(report, playbook, feeders)

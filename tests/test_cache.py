@@ -136,12 +136,13 @@ def test_no_caches_is_skipped_and_an_unknown_target_is_a_load_error(make_config,
 def test_cli_check_prints_a_nagios_line(redis_server: RedisServer, make_config, opsd_cli) -> None:
     config = make_config(caches=[{"name": "redis", "source": redis_server.url, "min_lookups": 10}])
     redis_server.lookups(hits=30, misses=10)
-    done = opsd_cli("--config", str(config), "check", "cache.hit_rate")
+    # --record: the daemon's run, which moves the baseline (a plain plugin poll does not).
+    done = opsd_cli("--config", str(config), "check", "cache.hit_rate", "--record")
     assert done.code == 1, done.err
     assert done.out.strip() == (
         "WARNING - low: 75.0% ≤ 80% (warning) — 75.0% hit rate since the counters started "
         "(30 hits, 10 misses)"
-        " | 'cache.hit_rate_redis'=75%;80;60"
+        " | 'cache.hit_rate_redis'=75%;80:;60:;0;100"
     )
     again = opsd_cli("--config", str(config), "check", "cache.hit_rate")
     assert again.code == 0 and again.out.startswith("OK - not enough traffic to judge: 0 lookups")

@@ -203,7 +203,8 @@ def test_the_cli_remembers_the_listing_between_processes(
         "storage": {"path": str(tmp_path / "state" / "opsd.db")},
         "scheduler": {"playbooks_dir": str(playbooks)},
     }))
-    check = ("--config", str(config), "check", "notion.data_sources")
+    # --record keeps the listing as the baseline; a plain plugin poll compares only.
+    check = ("--config", str(config), "check", "notion.data_sources", "--record")
     first = opsd_cli(*check)
     assert (first.code, first.out.split(" | ")[0]) == (
         0, "OK - 2 data sources: 'Tasks', 'Sprint Backlog'")

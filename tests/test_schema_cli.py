@@ -85,7 +85,7 @@ def test_check_reports_the_rename_and_the_removed_option(
     tmp_path: Path, sandbox: Sandbox, opsd_cli
 ) -> None:
     config = write_config(tmp_path, sandbox)
-    healthy = opsd_cli("--config", config, "check", "notion.schema")
+    healthy = opsd_cli("--config", config, "check", "notion.schema", "--record")
     assert (healthy.code, healthy.out.split(" - ")[0]) == (0, "OK"), healthy.out + healthy.err
     sandbox.rename_property("Bottlenecks Registry", "Severity", "Priority")
     sandbox.remove_option("Bottlenecks Registry", "Status", "Complete")

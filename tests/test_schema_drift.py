@@ -450,7 +450,8 @@ def test_a_renamed_option_in_notion_is_named_by_notion_schema_and_the_diff(
     sandbox: Sandbox, tmp_path: Path, opsd_cli: Any
 ) -> None:
     config = write_config(tmp_path, sandbox)  # bottlenecks.open: Status does_not_equal Complete
-    assert opsd_cli("--config", config, "check", "notion.schema").code == 0
+    # --record keeps the schema seen now (a plain plugin poll compares without keeping it).
+    assert opsd_cli("--config", config, "check", "notion.schema", "--record").code == 0
     with httpx.Client(base_url=sandbox.url, headers=HEADERS) as client:
         body = {"database": "Bottlenecks Registry", "prop": "Status", "option": "Complete",
                 "new_name": "Done"}

@@ -86,7 +86,8 @@ def replay_unalerted(
 
 def replay_app(app: App) -> int:
     """`replay_unalerted` with the app's settings, store, playbooks and clock: at the daemon's
-    start and at the start of each CLI command that records runs (`run-playbook`, `check`).
+    start and at the start of each CLI command that records runs (`run-playbook`,
+    `check --record`).
     A playbook that does not load (the daemon validated them all before) leaves the runs to
     the daemon or a later command: the command itself may not need that playbook."""
     try:

@@ -23,6 +23,7 @@ async def error_rate(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
             advance, spec.kind, f"{ctx.playbook}/{spec.name}/{app.name}",
             Sample(reading.values, ctx.now(), reading.instance),
             lambda i: enough_traffic(i.deltas["requests"], app.min_requests),
+            keep=not ctx.read_only,
         )
         return judge_error_rate(measured, app.min_requests, {"source": display_url(app.source)})
 

@@ -49,7 +49,7 @@ async def _hit_rate(cache: CacheConfig, spec: CheckSpec[NoParams], ctx: Context)
     measured = await ctx.store.call(
         advance, spec.kind, f"{ctx.playbook}/{spec.name}/{cache.name}",
         Sample(reading.values, ctx.now(), reading.instance),
-        lambda i: enough_traffic(_lookups(i), cache.min_lookups),
+        lambda i: enough_traffic(_lookups(i), cache.min_lookups), keep=not ctx.read_only,
     )
     return judge_hit_rate(measured, cache.min_lookups, where)
 

@@ -192,12 +192,15 @@ async def record_and_judge(
     ctx: Context, db: DatabaseConfig, source: Source, target: str,
     uses: Sequence[FilterRef],
 ) -> Result:
-    """Judge one data source against its recorded schemas, then record the schema seen now."""
+    """Judge one data source against its recorded schemas, then record the schema seen now
+    (a read-only plugin run records nothing)."""
     key = source.id or db.id
     kept = await ctx.store.call(schemas.schema_history, db.id, key)
     history = [schema_from_json(snapshot.properties) for snapshot in kept]
     mine = [(ref.check, ref.use) for ref in uses if ref.data_source in (None, source.name)]
     result = schema_result(db, source, target, history=history, uses=mine)
+    if ctx.read_only:  # a plugin run: the daemon's next run still sees what changed
+        return result
     now = ctx.now()
     await ctx.store.call(schemas.record_schema, database_id=db.id, source_id=key,
                          source_name=source.name, properties=schema_to_json(source.schema),

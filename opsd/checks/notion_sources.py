@@ -99,7 +99,8 @@ async def data_sources(spec: CheckSpec[NoParams], ctx: Context) -> list[Result]:
             )]
         previous = await ctx.store.call(state.get_state, STATE_NAMESPACE, db.id)
         result = listing_result(db, sources, previous)
-        if sources:  # an empty listing (linked database) is no baseline to compare with
+        # An empty listing (linked database) is no baseline to compare with.
+        if sources and not ctx.read_only:
             await ctx.store.call(state.set_state, STATE_NAMESPACE, db.id,
                                  {s.id: s.name for s in sources}, now=ctx.now())
         return [result]

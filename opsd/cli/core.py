@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 from opsd.alerting.replay import replay_app
 from opsd.app import App
 from opsd.cli import output
+from opsd.cli.nagios import plugin_output
 from opsd.cli.view import load_view
 from opsd.playbooks import load_entry
+from opsd.runner import Runner
 
 T = TypeVar("T")
 
@@ -50,15 +52,29 @@ def cmd_run_playbook(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """The Nagios plugin: run one entry, print the plugin output, exit 0-3.
+
+    By default it only looks: no run recorded, no alert transition, no baseline moved, so a
+    monitoring system polling it every minute changes nothing the daemon sees. `--record`
+    records the run and feeds the alert engine, as `run-playbook` does; only then do runs a
+    crash kept from the alert engine go first (replaying them writes alert state, and a
+    look-only run has no run of its own whose order they must precede).
+    """
     # Which entry: from the configuration's snapshot when nothing changed since it was
     # validated, so only that entry's check module loads (see opsd.cli.view).
     info, entry = load_view(args.config).find_check(args.name, args.playbook)
     app = open_app(args)
     playbook = load_entry(Path(info.path), entry)
-    replay_app(app)  # runs a crash kept from the alert engine go first
-    report = run_async(app, app.runner.run(playbook, trigger="check", only=entry))
-    if args.json:
-        output.print_json(report.to_dict())
+    if args.record:
+        replay_app(app)
+        runner = app.runner
     else:
-        print(output.nagios_line(report.results))
-    return report.exit_code
+        runner = Runner(app.settings, app.store, app.resources, clock=app.clock, read_only=True)
+    report = run_async(app, runner.run(playbook, trigger="check", only=entry))
+    plugin = plugin_output(report.results)
+    if args.json:
+        output.print_json({**report.to_dict(), "status": plugin.status.value,
+                           "recorded": args.record})
+    else:
+        print(plugin.text)
+    return plugin.exit_code

@@ -183,7 +183,8 @@ def test_a_cli_command_replays_runs_before_its_own(tmp_path, make_config, opsd_c
                     trigger="check", alerted=False)
     store.close()
 
-    first = opsd_cli("--config", str(config), "check", "disk")
+    # --record: a command that records its run replays the unseen ones first.
+    first = opsd_cli("--config", str(config), "check", "disk", "--record")
     assert first.code == 0, first.err
     events = alert_events(db)
     assert [kind for _, kind, _ in events] == ["FIRING", "RESOLVED"]  # the crashed run first
