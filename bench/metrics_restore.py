@@ -1,9 +1,11 @@
 """Benchmark: reading /metrics' series from the history at daemon start.
 
 Fills a SQLite history with DAYS of realtime runs (CHECKS checks, one run a minute; the
-first check turns CRITICAL for the last hour, the others stay OK, the worst case for the
-"since" query, which then walks the whole history of a check), plus a weekly playbook, then
-times what the daemon reads before READY=1 (`opsd.daemon.series.read_history`).
+first check turns CRITICAL for the last hour, the others stay OK for the whole history: the
+case a "since" query that walked a series back to its last change would pay most for; with the
+`results_series_status` index it is a seek per status), plus a weekly playbook, then times
+what the daemon reads before READY=1 (`opsd.daemon.series.read_history`; `opsd status` reads
+the same figures).
 
     python bench/metrics_restore.py [--days 90] [--checks 10] [--repeat 5]
 

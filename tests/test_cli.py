@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from opsd.cli.output import format_value, nagios_line
+from opsd.cli.nagios import plugin_output
+from opsd.cli.output import format_value
 from opsd.results import Result, Status
 
 
@@ -63,7 +64,7 @@ def test_check_prints_nagios_line(opsd_cli, config: Path) -> None:
     result = opsd_cli("--config", str(config), "check", "retention", "--playbook", "crit")
     assert result.code == 2
     assert result.out.strip() == (
-        "CRITICAL - high: 0 ≥ 0 (critical) — removed 0 runs older than 90d | 'retention'=0;0;0"
+        "CRITICAL - high: 0 ≥ 0 (critical) — removed 0 runs older than 90d | 'retention'=0;0;0;0"
     )
 
 
@@ -76,9 +77,13 @@ def test_status_and_history_after_runs(opsd_cli, config: Path) -> None:
     checks = {r["check"]: r for r in json.loads(status.out)["results"]}
     assert set(checks) == {"maintenance.retention", "retention"}
     assert checks["retention"]["age_seconds"] >= 0
+    assert checks["retention"]["playbook"] == "warn"
     history = opsd_cli("--config", str(config), "history", "retention", "--since", "1h")
     assert history.code == 0
-    assert len(history.out.splitlines()) == 2 and "WARNING" in history.out
+    # The series (header, one row), a blank line, the results (header, one row).
+    series, results = history.out.split("\n\n")
+    assert series.splitlines()[1].split()[:2] == ["WARNING", "warn"]
+    assert len(results.splitlines()) == 2 and "WARNING" in results
 
 
 def test_playbooks_lists_schedules(opsd_cli, config: Path) -> None:
@@ -131,7 +136,10 @@ def test_config_show_hides_secrets(opsd_cli, make_config) -> None:
     result = opsd_cli("--config", str(config), "config", "show")
     assert result.code == 0
     assert "showcanary" not in result.out
-    assert json.loads(result.out)["notion"]["token"] == "**********"
+    assert "# token = (secret, redacted" in result.out  # TOML: a comment, not a value
+    as_json = opsd_cli("--config", str(config), "config", "show", "--json")
+    assert "showcanary" not in as_json.out
+    assert json.loads(as_json.out)["notion"]["token"] == "**********"
 
 
 def test_missing_config_file(opsd_cli, tmp_path: Path) -> None:
@@ -163,6 +171,7 @@ def test_nagios_line_with_targets() -> None:
         Result(Status.WARNING, "low", value=0.7, unit="ratio", check="cache", target="app",
                details={"thresholds": {"warn": 0.8, "crit": 0.6}}),
     ]
-    assert nagios_line(results) == (
-        "WARNING - app: low (2 targets) | 'cache_redis'=90%;80;60 'cache_app'=70%;80;60"
+    assert plugin_output(results).text == (
+        "WARNING - app: low (2 targets) | 'cache_redis'=90%;80;60;0;100 'cache_app'=70%;80;60;0;100"
+        "\nWARNING app: low\nOK redis: fine"
     )

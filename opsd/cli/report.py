@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import sys
 import time
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from opsd.cli import output
-from opsd.cli.stale import staleness
+from opsd.cli import glance, output
+from opsd.cli.suggest import did_you_mean
 from opsd.cli.view import View, load_kinds, load_view
 from opsd.config.paths import resolve_config_path
 from opsd.config.writable import storage_path_problems
@@ -47,32 +48,32 @@ def query(view: View, fn: Callable[Concatenate[Store, P], T], *args: P.args, **k
 
 def cmd_status(args: argparse.Namespace) -> int:
     view = open_view(args)
-    results = query(view, runs.latest_results)
+    if not view.playbook_problems:
+        glance.check_playbook(args.playbook, (p.name for p in view.playbooks))
     now = time.time()
-    # A result older than its schedule allows: nothing runs or records it any more.
-    stale = [staleness(view.playbooks, r.check, r.started_at, now) for r in results]
+    rows = query(view, glance.status_rows, view, now)
+    if view.playbook_problems:
+        print("opsd: the playbooks cannot be read (see `opsd config check`): showing every "
+              "check the history holds", file=sys.stderr)
+        glance.check_playbook(args.playbook, {row.playbook for row in rows})
+    shown = [row for row in rows if args.playbook in (None, row.playbook)
+             and (row.failing or not args.failing)]
+    tz = zoneinfo.ZoneInfo(view.timezone)
     if args.json:
         output.print_json({
-            "status": worst(r.status for r in results).value,
-            "stale": any(stale),
-            "results": [
-                {**r.to_dict(), "age_seconds": round(now - r.started_at, 3),
-                 "stale": words is not None}
-                for r, words in zip(results, stale, strict=True)
-            ],
+            "status": worst(row.result.status for row in shown).value,
+            "stale": any(row.stale for row in shown),
+            "results": [glance.row_json(row, now, tz) for row in shown],
         })
-    elif not results:
-        print("no results yet: run `opsd run-playbook daily` or start `opsd run`")
+    elif shown:
+        output.table([glance.status_table_row(row, now, tz) for row in shown],
+                     glance.STATUS_HEADERS)
+    elif args.failing and rows:
+        print("no failing checks")
     else:
-        rows = [
-            (str(r.status), r.check, r.target or "-", output.format_value(r.value, r.unit),
-             output.format_age(r.started_at, now),
-             f"{words} — {r.summary}" if words else r.summary)
-            for r, words in zip(results, stale, strict=True)
-        ]
-        output.table(rows, ("STATUS", "CHECK", "TARGET", "VALUE", "AGE", "SUMMARY"))
-    code = worst(r.status for r in results).exit_code
-    return max(code, 3) if any(stale) else code
+        where = f" for playbook {args.playbook}" if args.playbook else ""
+        print(f"no results yet{where}: run `opsd run-playbook daily` or start `opsd run`")
+    return glance.exit_code(shown)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -81,25 +82,38 @@ def cmd_history(args: argparse.Namespace) -> int:
         window = parse_duration(args.since)
     except ValueError as exc:
         raise UsageError(f"--since: {exc}") from None
-    since = time.time() - window
-    results = query(view, runs.history, check=args.check, target=args.target, since=since)
-    ever = results or query(view, runs.history, check=args.check, limit=1)
+    now = time.time()
+    since = now - window
+    series, results = query(view, glance.history_of, view, args.check, since=since, now=now,
+                            playbook=args.playbook, target=args.target)
+    ever = series or results or query(view, runs.history, check=args.check, limit=1)
     if not ever and (view.playbook_problems or not view.has_check(args.check)):
-        raise UsageError(f"unknown check {args.check!r}: no results and no playbook entry")
+        raise UsageError(f"unknown check {args.check!r}: no results and no playbook entry"
+                         + did_you_mean(args.check, view.check_names()))
+    if args.failing:
+        series = [row for row in series if row.failing]
+        results = [(name, r) for name, r in results if r.status not in glance.NOT_FAILING]
     tz = zoneinfo.ZoneInfo(view.timezone)
     if args.json:
         output.print_json({"check": args.check, "since": since,
-                           "results": [r.to_dict() for r in results]})
+                           "series": [glance.row_json(row, now, tz) for row in series],
+                           "results": [{**r.to_dict(), "playbook": name} for name, r in results]})
         return 0
+    if series:
+        output.table([glance.series_table_row(row, now, tz) for row in series],
+                     glance.SERIES_HEADERS)
     if not results:
-        print(f"no results for {args.check} in the last {args.since}")
+        failing = "failing " if args.failing else ""
+        print(f"no {failing}results for {args.check} in the last {args.since}")
         return 0
+    if series:
+        print()
     rows = [
-        (output.format_time(r.started_at, tz), str(r.status), r.target or "-",
+        (output.format_time(r.started_at, tz), name, str(r.status), r.target or "-",
          output.format_value(r.value, r.unit), r.summary)
-        for r in results
+        for name, r in results
     ]
-    output.table(rows, ("TIME", "STATUS", "TARGET", "VALUE", "SUMMARY"))
+    output.table(rows, ("TIME", "PLAYBOOK", "STATUS", "TARGET", "VALUE", "SUMMARY"))
     return 0
 
 
@@ -172,6 +186,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         problems = exc.problems
+    if args.json:
+        output.print_json({"ok": not problems, "problems": list(problems),
+                           "warnings": list(warnings)})
+        return 3 if problems else 0
     for problem in [*problems, *warnings]:
         print(problem)
     if not problems:
@@ -180,5 +198,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    output.print_json(open_view(args).shown)
+    view = open_view(args)
+    if args.json:
+        output.print_json(view.shown)  # durations in seconds, for scripts
+        return 0
+    from opsd.config.show import humanize, to_toml
+
+    print(to_toml(humanize(view.shown, view.shown_durations)), end="")
     return 0

@@ -2,9 +2,11 @@
 had their status, its last OK. The daemon publishes them at start, so /metrics shows a weekly
 check's series at once rather than after its next run.
 
-Every query walks the `results_check_started` index of one check name and stops at the
-first row it needs: cheap for a check whose status changed lately, a walk of its whole kept
-history for one that never changed (`python -m bench.metrics_restore` measures a start).
+The latest run comes from the `results_check_started` index (walked back from the newest
+row of the check name to the first of the playbook); "since" and "last OK" are seeks in the
+`results_series_status` index (playbook, check, target, status, start), one per status, so
+they cost the same for a check that changed a minute ago as for one that never changed
+(`python -m bench.metrics_restore` measures a start). `opsd status` reads the same figures.
 """
 
 from __future__ import annotations
@@ -63,22 +65,38 @@ def last_success_of_kind(store: Store, kind: str) -> float | None:
     return float(rows[0]["finished_at"]) if rows else None
 
 
+def recorded_entries(store: Store) -> list[tuple[str, str]]:
+    """Every (playbook, check name) the kept history has results of, sorted (a scan of the
+    `results_series_status` index: for when the configured playbooks cannot be read)."""
+    rows = store.query(
+        "SELECT DISTINCT playbook, check_name FROM results ORDER BY playbook, check_name"
+    )
+    return [(row["playbook"], row["check_name"]) for row in rows]
+
+
 _SAME_SERIES = "check_name = ? AND playbook = ? AND target = ?"
 
 
 def _since(store: Store, playbook: str, result: Result) -> float:
     series = [result.check, playbook, result.target]
-    other = store.query(
-        f"SELECT started_at FROM results WHERE {_SAME_SERIES} AND status != ?"
-        " AND started_at <= ? ORDER BY started_at DESC LIMIT 1",
-        [*series, result.status.value, result.started_at],
-    )
-    after = other[0]["started_at"] if other else None
+    # The latest result in another status (one index seek per status), then the first
+    # result after it: the start of the current streak.
+    ends = [
+        row["started_at"]
+        for other in Status if other is not result.status
+        for row in store.query(
+            f"SELECT MAX(started_at) AS started_at FROM results WHERE {_SAME_SERIES}"
+            " AND status = ? AND started_at <= ?",
+            [*series, other.value, result.started_at],
+        )
+        if row["started_at"] is not None
+    ]
+    after = max(ends, default=None)
     first = store.query(
-        f"SELECT started_at FROM results WHERE {_SAME_SERIES}"
+        f"SELECT started_at FROM results WHERE {_SAME_SERIES} AND status = ?"
         + (" AND started_at > ?" if after is not None else "")
         + " ORDER BY started_at LIMIT 1",
-        [*series, *([after] if after is not None else [])],
+        [*series, result.status.value, *([after] if after is not None else [])],
     )
     return float(first[0]["started_at"]) if first else result.started_at
 
@@ -87,7 +105,8 @@ def _last_success(store: Store, playbook: str, result: Result) -> float | None:
     if result.status is Status.OK:
         return result.started_at
     rows = store.query(
-        f"SELECT started_at FROM results WHERE {_SAME_SERIES} AND status = 'OK'"
-        " ORDER BY started_at DESC LIMIT 1", [result.check, playbook, result.target],
+        f"SELECT MAX(started_at) AS started_at FROM results WHERE {_SAME_SERIES}"
+        " AND status = 'OK'", [result.check, playbook, result.target],
     )
-    return float(rows[0]["started_at"]) if rows else None
+    found = rows[0]["started_at"] if rows else None
+    return None if found is None else float(found)

@@ -63,6 +63,13 @@ MIGRATIONS: dict[str, list[Migration]] = {
         UPDATE runs SET alerted_at = finished_at;
         CREATE INDEX runs_unalerted ON runs (id) WHERE alerted_at IS NULL;
         """,
+        # Each series' results (playbook, check, target) by status: where a check stands —
+        # since when in its status, its last OK — is a few index seeks however long the kept
+        # history (`opsd.store.check_states`, read by `opsd status` and at the daemon's start).
+        """
+        CREATE INDEX results_series_status
+            ON results (playbook, check_name, target, status, started_at);
+        """,
     ],
     # Tables of the Notion client (request log), the alert engine, the secret scanner:
     # each component appends its own migrations to its own list.

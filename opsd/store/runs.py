@@ -148,9 +148,38 @@ def history(
     limit: int | None = None,
 ) -> list[Result]:
     """Results, oldest first, filtered by check name or kind, target and start time."""
+    rows = _history_rows(store, check=check, kind=kind, target=target, since=since, limit=limit)
+    return [result_from_row(row) for row in rows]
+
+
+def playbook_history(
+    store: Store,
+    check: str,
+    *,
+    playbook: str | None = None,
+    target: str | None = None,
+    since: float | None = None,
+) -> list[tuple[str, Result]]:
+    """The results of one check name with the playbook that ran each, oldest first (the same
+    check in two playbooks is two histories: `opsd history` keeps them apart)."""
+    rows = _history_rows(store, check=check, playbook=playbook, target=target, since=since)
+    return [(row["playbook"], result_from_row(row)) for row in rows]
+
+
+def _history_rows(
+    store: Store,
+    *,
+    check: str | None = None,
+    kind: str | None = None,
+    playbook: str | None = None,
+    target: str | None = None,
+    since: float | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     where: list[str] = []
     args: list[str | float] = []
-    for column, value in (("check_name", check), ("kind", kind), ("target", target)):
+    for column, value in (("check_name", check), ("kind", kind), ("playbook", playbook),
+                          ("target", target)):
         if value is not None:
             where.append(f"{column} = ?")
             args.append(value)
@@ -163,7 +192,7 @@ def history(
     if limit is not None:
         sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(limit)})"
     sql += " ORDER BY started_at, id"
-    return [result_from_row(row) for row in store.query(sql, args)]
+    return store.query(sql, args)
 
 
 def auth_probe_counts(store: Store, since: float) -> tuple[int, int]:
