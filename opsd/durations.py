@@ -43,3 +43,18 @@ def format_duration(seconds: float) -> str:
         if len(parts) == 2:
             break
     return "".join(parts)
+
+
+def format_duration_exact(seconds: float) -> str:
+    """Every part, so that `parse_duration` reads back the same value: `35d`, `5m`, `1h 30m`,
+    `1s 500ms`, `0s`. A value with a fraction of a millisecond stays a number of seconds."""
+    millis = round(seconds * 1000)
+    if seconds < 0 or abs(millis - seconds * 1000) > 1e-6:
+        return f"{seconds:.9f}".rstrip("0").rstrip(".")
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
+                       ("ms", 1)):
+        if millis >= size:
+            parts.append(f"{millis // size}{unit}")
+            millis %= size
+    return " ".join(parts) or "0s"

@@ -32,6 +32,8 @@ class ScanParams(Params):
     excludes: list[str] = Field(default_factory=list, description="More globs never read.")
     baseline: Path | None = Field(None, description="Default: secrets.baseline.")
     verify: StrictBool | None = Field(None, description="Default: secrets.verify.")
+    all: StrictBool = Field(False, description="Also scan .git, node_modules, virtualenvs, "
+                            "site-packages and caches (skipped by default, as by `opsd scan`).")
 
 
 @check("secrets.scan", params=ScanParams, unit="count", warn=1,
@@ -62,7 +64,8 @@ async def scan(spec: CheckSpec[ScanParams], ctx: Context) -> Result:
     verify = config.verify if params.verify is None else params.verify
     request = AuditRequest(
         roots=present,
-        options=options_from_config(config, globs=params.globs, excludes=params.excludes),
+        options=options_from_config(config, globs=params.globs, excludes=params.excludes,
+                                    include_all=params.all),
         baseline=baseline,
         configured_token=ctx.settings.notion.token,
     )
@@ -98,6 +101,8 @@ def judge(report: ScanReport, missing: list[str]) -> Result:
             "permissions": [p.to_dict() for p in report.permissions],
             "errors": [e.to_dict() for e in report.errors],
             "missing": missing,
+            # Left out by default (`all = true` scans them); listed like findings, capped.
+            "skipped": [d.to_dict() for d in report.skipped[:DETAIL_FINDINGS]],
             "files_scanned": report.files_scanned,
             "files_read": report.files_read,
             "bytes_scanned": report.bytes_scanned,

@@ -32,6 +32,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message} (see --help)\n")
 
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """An unknown command or action: one line with the closest known one, exit 3."""
+        if action.choices is None or value in action.choices:
+            return
+        from opsd.cli.suggest import did_you_mean
+
+        what = (action.metavar if isinstance(action.metavar, str) else "choice").lower()
+        hint = did_you_mean(str(value), [str(c) for c in action.choices]) or " (see --help)"
+        self.exit(EXIT_UNKNOWN, f"{self.prog}: unknown {what} {value!r}{hint}\n")
+
 
 def _handler(parser: argparse.ArgumentParser, target: str) -> None:
     parser.set_defaults(handler=target)
@@ -39,6 +49,13 @@ def _handler(parser: argparse.ArgumentParser, target: str) -> None:
 
 def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _glance(parser: argparse.ArgumentParser) -> None:
+    """The filters of `status` and `history` (`opsd.cli.glance`)."""
+    parser.add_argument("--failing", action="store_true",
+                        help="only what is not OK (nor SKIPPED); stale counts as failing")
+    parser.add_argument("--playbook", metavar="NAME", help="only this playbook's checks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,10 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("check", help="run one check; Nagios plugin output and exit code")
     p.add_argument("name", help="check entry name (e.g. notion.auth)")
     p.add_argument("--playbook", help="take the entry from this playbook")
+    p.add_argument("--record", action="store_true",
+                   help="record the run and feed the alert engine, as the daemon does "
+                        "(default: look only)")
     _json(p)
     _handler(p, "opsd.cli.core:cmd_check")
 
-    p = verbs.add_parser("status", help="latest result of every check")
+    p = verbs.add_parser("status", help="latest result of every check, worst first")
+    _glance(p)
     _json(p)
     _handler(p, "opsd.cli.report:cmd_status")
 
@@ -78,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("check", help="check entry name")
     p.add_argument("--since", default="7d", help="how far back (default 7d)")
     p.add_argument("--target", help="only this target")
+    _glance(p)
     _json(p)
     _handler(p, "opsd.cli.report:cmd_history")
 
@@ -100,14 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     config_verbs = config.add_subparsers(dest="config_verb", metavar="ACTION", required=True,
                                          parser_class=_Parser)
     p = config_verbs.add_parser("check", help="validate config and every playbook")
+    _json(p)
     _handler(p, "opsd.cli.report:cmd_config_check")
-    p = config_verbs.add_parser("show", help="print the effective config, secrets redacted")
+    p = config_verbs.add_parser("show", help="print the effective config as TOML, secrets "
+                                             "redacted (--json: durations in seconds)")
+    _json(p)
     _handler(p, "opsd.cli.report:cmd_config_show")
 
     p = verbs.add_parser("scan", help="scan files for leaked Notion tokens and credentials")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
     p.add_argument("--baseline", metavar="FILE", help="accepted findings (not new)")
     p.add_argument("--update-baseline", metavar="FILE", help="write all findings as accepted")
+    p.add_argument("--all", action="store_true",
+                   help="also scan .git, node_modules, virtualenvs, site-packages and caches")
     _json(p)
     _handler(p, "opsd.cli.scan:cmd_scan")
 
@@ -121,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _handler(p, "opsd.cli.alerts:cmd_alerts_history")
     p = alert_verbs.add_parser("test", help="send a test message to every alert URL")
     p.add_argument("--tag", help="only URLs with this Apprise tag")
+    _json(p)
     _handler(p, "opsd.cli.alerts:cmd_alerts_test")
 
     silence = verbs.add_parser("silence", help="add, list or remove alert silences")
@@ -131,12 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="only this target")
     p.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 2h")
     p.add_argument("--reason", required=True)
+    _json(p)
     _handler(p, "opsd.cli.alerts:cmd_silence_add")
     p = silence_verbs.add_parser("list", help="active silences")
     _json(p)
     _handler(p, "opsd.cli.alerts:cmd_silence_list")
     p = silence_verbs.add_parser("remove", help="end a silence now")
     p.add_argument("id", help="silence id (from `opsd silence list`)")
+    _json(p)
     _handler(p, "opsd.cli.alerts:cmd_silence_remove")
 
     p = verbs.add_parser("ack", help="acknowledge a firing alert: no reminders or escalations")
@@ -174,9 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # opsd uses no pydantic plugins: skip their discovery (a scan of every installed package's
     # entry points) on each start.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    from opsd.cli.config_required import require_config_file
     from opsd.errors import OpsdError
 
     try:
+        require_config_file(args)  # before anything could create a database on defaults
         return _dispatch(args)
     except OpsdError as exc:
         problems = getattr(exc, "problems", None) or [str(exc)]

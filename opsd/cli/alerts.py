@@ -145,13 +145,24 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     if not outcomes:
         tagged = f" tagged {args.tag!r}" if args.tag else ""
         raise ConfigError(f"alerts.urls: no alert URLs{tagged} configured")
+    delivered = sum(error is None for _, error in outcomes)
+    if args.json:
+        output.print_json({
+            "delivered": delivered,
+            "total": len(outcomes),
+            "destinations": [
+                {"label": d.label, "tags": sorted(d.tags), "delivered": error is None,
+                 "error": error}
+                for d, error in outcomes
+            ],
+        })
+        return 0 if delivered == len(outcomes) else EXIT_UNDELIVERED
     for destination, error in outcomes:
         tags = f" [{','.join(sorted(destination.tags))}]" if destination.tags else ""
         if error is None:
             print(f"delivered  {destination.label}{tags}")
         else:
             print(f"FAILED     {destination.label}{tags}: {error}")
-    delivered = sum(error is None for _, error in outcomes)
     print(f"{delivered}/{len(outcomes)} delivered")
     return 0 if delivered == len(outcomes) else EXIT_UNDELIVERED
 
@@ -173,6 +184,9 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
         view, silences.add_silence, pattern=args.check, target=args.target, duration=duration,
         reason=args.reason.strip(), now=time.time(),
     )
+    if args.json:
+        output.print_json({"added": silence.to_dict()})
+        return 0
     target = f" (target {silence.target})" if silence.target else ""
     print(
         f"silence {silence.id} added: {silence.pattern}{target} until "
@@ -228,6 +242,9 @@ def cmd_silence_remove(args: argparse.Namespace) -> int:
     removed = query(open_view(args), silences.remove_silence, silence_id, time.time())
     if removed is None:
         raise UsageError(f"no active silence with id {silence_id} (see `opsd silence list`)")
+    if args.json:
+        output.print_json({"removed": removed.to_dict()})
+        return 0
     print(f"silence {removed.id} removed: {removed.pattern} ({removed.reason})")
     return 0
 

@@ -1,10 +1,12 @@
-"""`opsd scan [PATH...] [--json] [--baseline FILE] [--update-baseline FILE]`.
+"""`opsd scan [PATH...] [--all] [--json] [--baseline FILE] [--update-baseline FILE]`.
 
 Works without a config file. With one (given, $OPSD_CONFIG or /etc/opsd/opsd.toml), its
 `[secrets]` section applies and the store keeps the incremental cache and the findings.
 Found Notion tokens are verified only when verification is on and a Notion API is configured
 (a config file, or OPSD_NOTION__BASE_URL): a bare `opsd scan` sends nothing anywhere.
-Exit 0 without new findings, 2 with, 3 when the scan could not run.
+Version control, dependency, virtualenv, site-packages and cache directories are skipped (and
+named in one line) unless `--all` is given. Exit 0 without new findings, 2 with, 3 when the
+scan could not run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from opsd.config import Settings, config_file_of, load_settings
 from opsd.errors import UsageError
 from opsd.secretscan import AuditRequest, ScanReport, load_baseline, run_audit, write_baseline
 from opsd.secretscan.audit import Probe, options_from_config
+from opsd.secretscan.walk import VIRTUALENV, SkippedDirectory
 from opsd.store import Store
 
 EXIT_NEW_FINDINGS = 2
@@ -35,7 +38,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     baseline_file = args.baseline or settings.secrets.baseline
     request = AuditRequest(
         roots=roots,
-        options=options_from_config(settings.secrets),
+        options=options_from_config(settings.secrets, include_all=args.all),
         baseline=load_baseline(Path(baseline_file)) if baseline_file else None,
         configured_token=settings.notion.token,
     )
@@ -81,6 +84,24 @@ async def _audit(
         await service.aclose()
 
 
+SKIPPED_SHOWN = 10  # directories named in the line; the count is always exact
+
+
+def skipped_line(skipped: list[SkippedDirectory]) -> str:
+    """`skipped 3 directories: .git, .venv (virtualenv), node_modules; --all to include them`.
+
+    A virtualenv is recognised by its content, not its name, so the reason is shown for it.
+    """
+    names = [
+        s.path + (f" ({s.reason})" if s.reason == VIRTUALENV else "")
+        for s in skipped[:SKIPPED_SHOWN]
+    ]
+    more = len(skipped) - len(names)
+    listed = ", ".join(names) + (f" and {more} more" if more else "")
+    noun = "directory" if len(skipped) == 1 else "directories"
+    return f"skipped {len(skipped)} {noun}: {listed}; --all to include them"
+
+
 def _print_report(report: ScanReport) -> None:
     findings = report.findings
     if findings:
@@ -100,6 +121,8 @@ def _print_report(report: ScanReport) -> None:
         print(f"permissions: {problem.path}: {problem.message}")
     for problem in report.errors:
         print(f"unreadable: {problem.path}: {problem.message}")
+    if report.skipped:
+        print(skipped_line(report.skipped))
     new = len(report.new_findings)
     print(
         f"{report.files_scanned} files scanned ({report.files_read} read, "

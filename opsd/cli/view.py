@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import opsd
 from opsd.alerting import routing_warnings
+from opsd.cli.suggest import did_you_mean
 from opsd.config.paths import resolve_config_path
 from opsd.config.plain_http import plain_http_warnings
 from opsd.daemon import exposure
@@ -108,6 +109,8 @@ class View:
     playbooks: tuple[PlaybookInfo, ...]
     playbook_problems: tuple[str, ...]
     routing_warnings: tuple[str, ...] = ()
+    # Where `shown` holds a duration (`config show` prints those as "35d").
+    shown_durations: tuple[tuple[str | int, ...], ...] = ()
 
     def has_check(self, name: str) -> bool:
         """True if a playbook entry has this name or kind."""
@@ -124,19 +127,28 @@ class View:
                 known = ", ".join(sorted(p.name for p in self.playbooks)) or "none"
                 raise PlaybookError(f"unknown playbook {playbook!r} (known: {known})")
             if name not in found.checks:
-                raise UsageError(f"playbook {found.name!r} has no check {name!r}")
+                raise UsageError(f"playbook {found.name!r} has no check {name!r}"
+                                 + did_you_mean(name, found.checks))
             return found, name
         for by_kind in (False, True):
             for info in self.playbooks:
                 for entry, kind in zip(info.checks, info.kinds, strict=True):
                     if (kind if by_kind else entry) == name:
                         return info, entry
-        raise PlaybookError(f"unknown check {name!r}: no playbook entry has that name")
+        raise PlaybookError(f"unknown check {name!r}: no playbook entry has that name"
+                            + did_you_mean(name, self.check_names()))
+
+    def check_names(self) -> set[str]:
+        """Every entry name and kind: what `opsd check` and `opsd history` accept."""
+        return {n for p in self.playbooks for n in (*p.checks, *p.kinds)}
 
     @classmethod
     def of(cls, settings: Settings, playbooks: PlaybookSet | None, problems: list[str]) -> View:
+        from opsd.config.show import duration_paths
+
         timezone = settings.scheduler.timezone
         now = dt.datetime.now(zoneinfo.ZoneInfo(timezone))
+        shown = settings.model_dump(mode="json")
         return cls(
             storage_path=str(settings.storage.path),
             timezone=settings.scheduler.timezone,
@@ -144,7 +156,8 @@ class View:
                 Window(w.name, w.schedule, w.duration, w.timezone, tuple(w.checks))
                 for w in settings.alerts.maintenance
             ),
-            shown=settings.model_dump(mode="json"),
+            shown=shown,
+            shown_durations=tuple(duration_paths(type(settings), shown)),
             playbooks=tuple(
                 PlaybookInfo(p.name, p.description, p.schedule, p.every,
                              tuple(s.name for s in p.checks), tuple(s.kind for s in p.checks),
@@ -176,6 +189,7 @@ class View:
             ),
             playbook_problems=tuple(data["playbook_problems"]),
             routing_warnings=tuple(data.get("routing_warnings", ())),
+            shown_durations=tuple(tuple(path) for path in data.get("shown_durations", ())),
         )
 
 

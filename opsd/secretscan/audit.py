@@ -37,14 +37,17 @@ UNVERIFIED = "not verified: Notion itself did not answer (gateway, outage or net
 
 
 def options_from_config(
-    config: SecretsConfig, *, globs: list[str] | None = None, excludes: list[str] | None = None
+    config: SecretsConfig, *, globs: list[str] | None = None, excludes: list[str] | None = None,
+    include_all: bool = False,
 ) -> ScanOptions:
-    """Scan options from `[secrets]`, with an entry's own globs and excludes on top."""
+    """Scan options from `[secrets]`, with an entry's own globs and excludes on top;
+    `include_all` also enters the directories skipped by default (`.git`, virtualenvs...)."""
     return ScanOptions(
         selection=Selection(
             globs=tuple(config.globs if globs is None else globs),
             excludes=(*config.excludes, *(excludes or ()), *config.allowlist),
             max_file_size=config.max_file_size,
+            all=include_all,
         ),
         max_line_length=config.max_line_length,
         audit_permissions=config.audit_permissions,

@@ -19,7 +19,7 @@ from typing import Any
 from opsd.secretscan.findings import Finding, Problem, ScanReport
 from opsd.secretscan.rules import RULES_BY_ID, ruleset_version
 from opsd.secretscan.scanner import scan_bytes
-from opsd.secretscan.walk import FileEntry, Selection, Unreadable, walk
+from opsd.secretscan.walk import FileEntry, Selection, SkippedDirectory, Unreadable, walk
 
 CONFIG_SUFFIXES = frozenset({
     ".toml", ".ini", ".cfg", ".conf", ".yaml", ".yml", ".properties", ".env", ".netrc",
@@ -104,6 +104,9 @@ def scan_paths(
             raise ScanCancelled
         if isinstance(item, Unreadable):
             report.errors.append(Problem(item.path, item.message))
+            continue
+        if isinstance(item, SkippedDirectory):
+            report.skipped.append(item)
             continue
         result.visited.add(item.key)
         report.files_scanned += 1

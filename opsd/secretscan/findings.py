@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from opsd.redact import redact_secret
 from opsd.secretscan.rules import RULES_BY_ID
+from opsd.secretscan.walk import SkippedDirectory
 
 Verdict = Literal["live", "revoked", "unknown"]
 Severity = Literal["CRITICAL", "WARNING", "INFO"]
@@ -105,6 +106,7 @@ class ScanReport:
     findings: list[Finding] = dataclasses.field(default_factory=list)
     errors: list[Problem] = dataclasses.field(default_factory=list)
     permissions: list[Problem] = dataclasses.field(default_factory=list)
+    skipped: list[SkippedDirectory] = dataclasses.field(default_factory=list)
     files_scanned: int = 0
     files_read: int = 0
     bytes_scanned: int = 0
@@ -125,4 +127,5 @@ class ScanReport:
             "seconds": round(self.seconds, 3),
             "errors": [e.to_dict() for e in self.errors],
             "permissions": [p.to_dict() for p in self.permissions],
+            "skipped": [s.to_dict() for s in self.skipped],
         }

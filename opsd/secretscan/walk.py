@@ -1,9 +1,11 @@
 """Which files a scan reads: walking the roots without leaving them or looping.
 
-Skipped without reading: version-control and dependency directories, lock files, files over
-the size cap, names matching an exclude or allowlist glob, and files not matching the include
-globs. A symlink is followed only when its target is inside one of the scanned roots, and
-every directory and file is visited once (by device and inode), so loops end.
+Skipped without reading: version-control, dependency, virtualenv and cache directories (unless
+`Selection.all`; each one is reported as `SkippedDirectory`, so the caller can say what it left
+out), lock files, files over the size cap, names matching an exclude or allowlist glob, and
+files not matching the include globs. A root named explicitly is always entered. A symlink is
+followed only when its target is inside one of the scanned roots, and every directory and file
+is visited once (by device and inode), so loops end.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
-SKIPPED_DIRECTORIES = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox", ".mypy_cache",
-    ".pytest_cache", ".ruff_cache", ".cache",
-})
+# Directories skipped by name, with the reason `opsd scan` gives for each.
+SKIPPED_DIRECTORIES: dict[str, str] = {
+    **dict.fromkeys((".git", ".hg", ".svn", ".bzr"), "version control"),
+    **dict.fromkeys(("node_modules", "bower_components"), "dependencies"),
+    **dict.fromkeys(("site-packages", "dist-packages"), "installed packages"),
+    **dict.fromkeys((
+        "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".cache",
+    ), "cache"),
+}
+VIRTUALENV = "virtualenv"
+# A directory holding `pyvenv.cfg` is a virtualenv whatever its name; one of these names is
+# also recognised by `bin/activate` (virtualenv's older layout). A plain directory that is
+# merely called `env` is scanned.
+_VENV_NAMES = frozenset({".venv", "venv", "env", ".env"})
 LOCK_FILES = frozenset({
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock",
     "Pipfile.lock", "uv.lock", "Cargo.lock", "composer.lock", "Gemfile.lock", "go.sum",
@@ -39,6 +51,7 @@ class Selection:
     globs: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     max_file_size: int = 5 * 1024 * 1024
+    all: bool = False  # also enter the directories skipped by default (`opsd scan --all`)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,18 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class SkippedDirectory:
+    """A directory left out by default (`.git`, a virtualenv...): its path and why."""
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON shape of an entry of `opsd scan --json`'s `skipped` list."""
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class Unreadable:
     """A path that could not be listed or examined."""
 
@@ -58,7 +83,10 @@ class Unreadable:
     message: str
 
 
-def walk(roots: list[Path], selection: Selection) -> Iterator[FileEntry | Unreadable]:
+WalkItem = FileEntry | Unreadable | SkippedDirectory
+
+
+def walk(roots: list[Path], selection: Selection) -> Iterator[WalkItem]:
     """Every file to scan under `roots`, in a stable order."""
     real_roots = [os.path.realpath(root) for root in roots]
     seen: set[tuple[int, int]] = set()
@@ -69,7 +97,7 @@ def walk(roots: list[Path], selection: Selection) -> Iterator[FileEntry | Unread
 def _visit(
     path: str, root: str, real_roots: list[str], selection: Selection,
     seen: set[tuple[int, int]], *, top: bool = False,
-) -> Iterator[FileEntry | Unreadable]:
+) -> Iterator[WalkItem]:
     try:
         st = os.lstat(path)
     except OSError as exc:
@@ -87,7 +115,11 @@ def _visit(
     seen.add((st.st_dev, st.st_ino))
     relative = os.path.relpath(path, root)
     if stat.S_ISDIR(st.st_mode):
-        if not top and _skip_directory(os.path.basename(path), relative, selection):
+        if not top and _matches(relative, selection.excludes):
+            return
+        reason = None if top or selection.all else skip_reason(path)
+        if reason is not None:
+            yield SkippedDirectory(path, reason)
             return
         try:
             names = sorted(os.listdir(path))
@@ -111,8 +143,16 @@ def _matches(relative: str, globs: tuple[str, ...]) -> bool:
     return any(fnmatch(name, g) or fnmatch(relative, g) for g in globs)
 
 
-def _skip_directory(name: str, relative: str, selection: Selection) -> bool:
-    return name in SKIPPED_DIRECTORIES or _matches(relative, selection.excludes)
+def skip_reason(directory: str) -> str | None:
+    """Why a scan leaves `directory` out by default, or None to enter it."""
+    name = os.path.basename(directory)
+    if name in SKIPPED_DIRECTORIES:
+        return SKIPPED_DIRECTORIES[name]
+    if os.path.isfile(os.path.join(directory, "pyvenv.cfg")):
+        return VIRTUALENV
+    if name in _VENV_NAMES and os.path.isfile(os.path.join(directory, "bin", "activate")):
+        return VIRTUALENV
+    return None
 
 
 def _wanted(relative: str, selection: Selection, st: os.stat_result, *, explicit: bool) -> bool:
