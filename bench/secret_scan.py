@@ -4,6 +4,8 @@ figures for detect-secrets when it is installed.
     python bench/secret_scan.py                 # 50 MB corpus; detect-secrets on a 5 MB one
     python bench/secret_scan.py --mb 10 --compare-mb 2
     python bench/secret_scan.py --tree /path/to/code   # also both tools on a real tree
+    python bench/secret_scan.py --real-tree    # whole processes on 100 MB of real code,
+                                               # next to gitleaks/kingfisher/detect-secrets
 
 Prints figures; asserts nothing. Goals: >= 50 MB/s in one process, 100 % recall, false
 positives a small fraction of detect-secrets'.
@@ -124,7 +126,20 @@ def main() -> None:
                         help="corpus size for the detect-secrets comparison")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tree", type=Path, help="also scan this real directory with both")
+    parser.add_argument("--real-tree", action="store_true",
+                        help="only the whole-process comparison on a copy of real code")
+    parser.add_argument("--tree-mb", type=float, default=100.0, help="real tree size")
+    parser.add_argument("--rounds", type=int, default=3, help="real-tree runs per tool")
+    parser.add_argument("--tree-dir", type=Path,
+                        help="build the real tree here (or reuse it when not empty)")
+    parser.add_argument("--source", type=Path, action="append",
+                        help="copy this directory instead of stdlib + site-packages (repeat)")
     args = parser.parse_args()
+    if args.real_tree:
+        from bench.secret_real_tree import main as real_tree_main
+
+        real_tree_main(args.tree_mb, args.rounds, args.tree_dir, args.source)
+        return
     if args.tree:
         real_tree(args.tree)
     with tempfile.TemporaryDirectory(prefix="opsd-secrets-bench-") as tmp:

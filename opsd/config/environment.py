@@ -20,8 +20,9 @@ from opsd.config.messages import did_you_mean
 
 PREFIX = "OPSD_"
 DELIMITER = "__"
-NON_SETTING_VARIABLES = frozenset({"OPSD_CONFIG"})
-"""opsd's own variables that are not settings (`OPSD_CONFIG`: which file to read)."""
+NON_SETTING_VARIABLES = frozenset({"OPSD_CONFIG", "OPSD_SCAN_ENGINE"})
+"""opsd's own variables that are not settings (`OPSD_CONFIG`: which file to read;
+`OPSD_SCAN_ENGINE=python`: the secret scan without Hyperscan, see `opsd.secretscan.scanner`)."""
 
 _TRUE, _FALSE = "true", "false"
 

@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsd.secretscan.custom_rules import CustomRules
 from opsd.secretscan.findings import Finding, Problem, ScanReport
+from opsd.secretscan.parallel import Cancelled, Reader, ReadOptions
+from opsd.secretscan.reading import FileScan
 from opsd.secretscan.rules import RULES_BY_ID, ruleset_version
-from opsd.secretscan.scanner import scan_bytes
 from opsd.secretscan.walk import FileEntry, Selection, SkippedDirectory, Unreadable, walk
 
 CONFIG_SUFFIXES = frozenset({
     ".toml", ".ini", ".cfg", ".conf", ".yaml", ".yml", ".properties", ".env", ".netrc",
 })
-_BINARY_SNIFF = 8192
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,13 @@ class ScanOptions:
     selection: Selection = field(default_factory=Selection)
     max_line_length: int = 16384
     audit_permissions: bool = True
+    custom: CustomRules | None = None  # `[secrets] rules_file`
 
     @property
     def ruleset(self) -> str:
         """Cached results are valid only under the same rules and line cap."""
-        return f"{ruleset_version()}:{self.max_line_length}"
+        custom = self.custom.digest if self.custom is not None else "-"
+        return f"{ruleset_version()}:{custom}:{self.max_line_length}"
 
 
 @dataclass(frozen=True)
@@ -99,59 +102,75 @@ def scan_paths(
     result = ScanResult(ScanReport())
     report = result.report
     ruleset = options.ruleset
+    reader = Reader(ReadOptions(options.selection.max_file_size, options.max_line_length,
+                                options.custom), cancel)
+    walked: list[Problem | SkippedDirectory | tuple[FileEntry, list[Finding] | int]] = []
     for item in walk(roots, options.selection):
         if cancel is not None and cancel.is_set():
             raise ScanCancelled
         if isinstance(item, Unreadable):
-            report.errors.append(Problem(item.path, item.message))
+            walked.append(Problem(item.path, item.message))
             continue
         if isinstance(item, SkippedDirectory):
-            report.skipped.append(item)
+            walked.append(item)
             continue
         result.visited.add(item.key)
-        report.files_scanned += 1
         entry = cache.get(item.key)
         if entry is not None and entry.matches(item.st, ruleset) and not (
             reread_verifiable and _has_verifiable(entry)
         ):
-            findings = [Finding.from_cache(f, item.path) for f in entry.findings]
+            walked.append((item, [Finding.from_cache(f, item.path) for f in entry.findings]))
         else:
-            scanned = _read_and_scan(item, options, report)
-            if scanned is None:
-                continue
-            findings = scanned
-            result.fresh[item.key] = CacheEntry(
-                item.st.st_size, item.st.st_mtime_ns, item.st.st_ino, ruleset,
-                tuple(f.cached() for f in findings),
-            )
-        report.findings.extend(findings)
-        if findings and options.audit_permissions:
-            report.permissions.extend(_permission_problems(item))
+            walked.append((item, reader.add(item.path, item.st.st_size)))
+    try:
+        scanned = dict(reader.results())
+    except Cancelled:
+        raise ScanCancelled from None
+    for entry_or_problem in walked:
+        _report(entry_or_problem, scanned, options, ruleset, result)
     report.seconds = time.monotonic() - started
     return result
 
 
+def _report(
+    walked: Problem | SkippedDirectory | tuple[FileEntry, list[Finding] | int],
+    scanned: dict[int, FileScan], options: ScanOptions, ruleset: str, result: ScanResult,
+) -> None:
+    """One walked item into the report, in walk order: an error, a skipped directory, or a
+    file's findings (from the cache, or read now: then also into the cache)."""
+    report = result.report
+    if isinstance(walked, Problem):
+        report.errors.append(walked)
+        return
+    if isinstance(walked, SkippedDirectory):
+        report.skipped.append(walked)
+        return
+    item, cached_or_index = walked
+    report.files_scanned += 1
+    if isinstance(cached_or_index, list):
+        findings = cached_or_index
+    else:
+        read = scanned[cached_or_index]
+        if read.error is not None:
+            report.errors.append(Problem(item.path, read.error))
+            return
+        report.files_read += 1
+        report.bytes_scanned += read.size
+        findings = [
+            Finding.of(hit.rule, hit.secret, item.path, hit.line, hit.column, hit.note)
+            for hit in read.hits
+        ]
+        result.fresh[item.key] = CacheEntry(
+            item.st.st_size, item.st.st_mtime_ns, item.st.st_ino, ruleset,
+            tuple(f.cached() for f in findings),
+        )
+    report.findings.extend(findings)
+    if findings and options.audit_permissions:
+        report.permissions.extend(_permission_problems(item))
+
+
 def _has_verifiable(entry: CacheEntry) -> bool:
     return any(RULES_BY_ID[f["rule"]].verify for f in entry.findings if f["rule"] in RULES_BY_ID)
-
-
-def _read_and_scan(
-    item: FileEntry, options: ScanOptions, report: ScanReport
-) -> list[Finding] | None:
-    try:
-        with open(item.path, "rb") as fh:
-            data = fh.read(options.selection.max_file_size + 1)
-    except OSError as exc:
-        report.errors.append(Problem(item.path, exc.strerror or str(exc)))
-        return None
-    report.files_read += 1
-    report.bytes_scanned += len(data)
-    if b"\0" in data[:_BINARY_SNIFF]:
-        return []
-    return [
-        Finding.of(hit.rule, hit.secret, item.path, hit.line, hit.column)
-        for hit in scan_bytes(data, max_line_length=options.max_line_length)
-    ]
 
 
 def _permission_problems(item: FileEntry) -> list[Problem]:

@@ -6,14 +6,32 @@ import dataclasses
 import hashlib
 from typing import Any, Literal
 
-from pydantic import SecretStr
-
 from opsd.redact import redact_secret
 from opsd.secretscan.rules import RULES_BY_ID
 from opsd.secretscan.walk import SkippedDirectory
 
 Verdict = Literal["live", "revoked", "unknown"]
 Severity = Literal["CRITICAL", "WARNING", "INFO"]
+
+
+class HeldSecret:
+    """A found secret held in memory: the value only on request, masked in `repr` and `str`
+    (pydantic's `SecretStr` contract, without importing pydantic into every scan)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself (for verification; never printed)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "HeldSecret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
 
 
 def preview(rule: str, secret: str) -> str:
@@ -41,19 +59,25 @@ class Finding:
     column: int
     fingerprint: str
     preview: str
-    secret: SecretStr | None = dataclasses.field(default=None, repr=False, compare=False)
+    secret: HeldSecret | None = dataclasses.field(default=None, repr=False, compare=False)
     new: bool = True
     severity: Severity = "INFO"
     verdict: Verdict | None = None
     note: str = ""
+    end_column: int = 0  # just past the secret on its line; 0 when it spans lines
 
     @classmethod
-    def of(cls, rule: str, secret: str, path: str, line: int, column: int) -> Finding:
-        """A finding for `secret`, with its fingerprint and redacted preview."""
+    def of(
+        cls, rule: str, secret: str, path: str, line: int, column: int, note: str = ""
+    ) -> Finding:
+        """A finding for `secret`, with its fingerprint and redacted preview. `note`: where
+        it was found when not in plain text ("in a base64 value": its place is the value's,
+        so no end column)."""
         return cls(
             rule=rule, path=path, line=line, column=column,
             fingerprint=fingerprint(rule, secret), preview=preview(rule, secret),
-            secret=SecretStr(secret),
+            secret=HeldSecret(secret), note=note,
+            end_column=0 if note else _end_column(rule, secret, column),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,12 +103,20 @@ class Finding:
         return {
             "rule": self.rule, "line": self.line, "column": self.column,
             "fingerprint": self.fingerprint, "preview": self.preview,
+            "end_column": self.end_column, **({"note": self.note} if self.note else {}),
         }
 
     @classmethod
     def from_cache(cls, data: dict[str, Any], path: str) -> Finding:
         """A finding from the incremental cache (position and identity, no secret)."""
         return cls(path=path, **data)
+
+
+def _end_column(rule: str, secret: str, column: int) -> int:
+    known = RULES_BY_ID.get(rule)
+    if (known is not None and known.multiline) or "\n" in secret:
+        return 0
+    return column + len(secret)
 
 
 @dataclasses.dataclass

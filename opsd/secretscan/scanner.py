@@ -5,34 +5,44 @@ prefixed regex that runs at memory speed and lets only real candidates out of C;
 judges those few (boundary, entropy, placeholders, hashes, code) and turns positions into line
 and column. Measured (bench/secret_scan.py): a keyword prefilter with `in` costs a pass of its
 own, as much as the anchored search it would guard, so there is none.
+
+With Hyperscan installed, one pass over the file finds where any matcher can end
+(`hyperscan_engine`) and the anchor searches run only at those places, emulating exactly what
+they would have matched over the whole file: the same hits, one pass instead of one per anchor.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import os
 import re
-import string
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Literal
 
+from opsd.secretscan import base64values
+from opsd.secretscan.notsecret import not_a_secret, weak_password_counts
 from opsd.secretscan.rules import RULES, Matcher, Rule
+
+if TYPE_CHECKING:
+    from opsd.secretscan.hyperscan_engine import Engine as HyperscanEngine
+    from opsd.secretscan.hyperscan_engine import GroupSearch
+
+EngineChoice = Literal["hyperscan", "python"]
+ENGINE_VARIABLE = "OPSD_SCAN_ENGINE"  # `python` forces the anchor searches (tests, debugging)
 
 ALLOW_MARKER = b"opsd:allow"
 _ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _KEY_CHARACTERS = _ALNUM | frozenset(b"_-.")
 
-# Substrings (lower case) of documentation values, templates and masked values.
-PLACEHOLDERS = (
-    "xxxx", "changeme", "change_me", "change-me", "placeholder", "example", "your_", "your-",
-    "yourtoken", "redacted", "dummy", "sample", "****", "...", "…", "${", "{{", "%(", "$(",
-    "<", ">",
-)
 # Generic rules only: a value naming what it stands for is an example, not a secret.
-_GENERIC_WORDS = ("pass", "pwd", "secret", "token", "apikey", "api_key", "test", "user")
+_GENERIC_WORDS = (
+    "pass", "pwd", "secret", "token", "apikey", "api_key", "test", "user", "auth", "credential",
+)
 # Parts of a key name that say its value is not a credential (`token_url`, `password_hash`).
 _NOT_SECRET_KEY_PARTS = frozenset({
     "url", "uri", "file", "path", "type", "name", "len", "length", "count", "expiry",
@@ -48,19 +58,10 @@ _NOT_SECRET_KEY_PREFIXES = (
     "page", "next", "continuation", "pagination", "sync", "cursor", "marker", "csrf", "xsrf",
     "max", "num", "min", "output", "input", "update", "idempotency", "current", "offending",
     "last", "first", "prev", "previous", "start", "end", "parse", "backward", "forward",
-    "sequence", "change",
+    "sequence", "change", "o",  # `oauth_signature`: OAuth 1 protocol parameters
+    "public",  # `publicToken`, `public_key`: meant to be seen
 )
-_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS).encode())
 _GENERIC_WORD = re.compile("|".join(_GENERIC_WORDS).encode())
-_RUN_LENGTH = 5  # `12345`, `abcde`: a made-up value (in a random one, about 1 in 10^7)
-_RUN = re.compile(
-    b"|".join(
-        re.escape(alphabet[i:i + _RUN_LENGTH])
-        for alphabet in (string.digits.encode(), string.ascii_lowercase.encode(),
-                         string.ascii_uppercase.encode())
-        for i in range(len(alphabet) - _RUN_LENGTH + 1)
-    )
-)
 # No digit, only letters and `_ . / - : # *`: a name, type, path, glob or phrase.
 _WORDS = re.compile(rb"[A-Za-z_./:#*\-]+")
 _WORD_JOINERS = re.compile(rb"[A-Za-z][./:][A-Za-z]")
@@ -78,6 +79,7 @@ class Hit:
     secret: str
     line: int
     column: int
+    note: str = ""  # where it was found when not in plain text ("in a base64 value")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class _AnchorGroup:
     search: re.Pattern[bytes]
     folded: bool
     matchers: tuple[tuple[Rule, re.Pattern[bytes], int], ...]  # rule, full pattern, lead
+    members: tuple[tuple[str, Matcher], ...] = ()  # anchor and matcher, for the one-pass engine
 
 
 @cache
@@ -110,8 +113,9 @@ def _anchor_groups() -> tuple[_AnchorGroup, ...]:
             search=_search_pattern(anchor, [m for _, m in members]),
             folded=folded,
             matchers=tuple(
-                (rule, re.compile(m.pattern.encode()), len(m.lead)) for rule, m in members
+                (rule, re.compile(m.pattern.encode()), m.offset) for rule, m in members
             ),
+            members=tuple((anchor, m) for _, m in members),
         )
         for (anchor, folded), members in grouped.items()
     )
@@ -123,22 +127,141 @@ def _search_pattern(anchor: str, matchers: list[Matcher]) -> re.Pattern[bytes]:
     return re.compile(f"{re.escape(anchor)}(?:{rests})".encode())
 
 
-def scan_bytes(data: bytes, *, max_line_length: int = 16384) -> list[Hit]:
-    """Every secret in `data`, in file order; specific rules win over generic ones."""
-    lowered = data.lower()
+def scan_bytes(
+    data: bytes, *, max_line_length: int = 16384, engine: EngineChoice | None = None,
+    decode_base64: bool = True,
+) -> list[Hit]:
+    """Every secret in `data`, in file order; specific rules win over generic ones.
+
+    `engine`: "hyperscan" (one pass for all rules, when the wheel is installed), "python"
+    (the anchor searches) or None: Hyperscan when importable, unless the environment says
+    `OPSD_SCAN_ENGINE=python`. Both find the same secrets. `decode_base64`: also scan inside
+    base64 values (`base64values`), once.
+    """
+    texts = _Texts(data)
     candidates: list[_Candidate] = []
-    for group in _anchor_groups():
-        for found in group.search.finditer(lowered if group.folded else data):
-            anchor_at = found.start()
+    groups = _anchor_groups()
+    fast = _hyperscan() if _wants_hyperscan(engine) else None
+    ends = fast.ends(data) if fast is not None else {}
+    searched: Iterable[int] = range(len(groups)) if fast is None else sorted(
+        {*_left_to_python(), *(index for index in ends if index < len(groups))})
+    for index in searched:
+        group = groups[index]
+        text = texts.lowered if group.folded else data
+        if fast is None or index not in fast.groups:
+            found: Iterable[re.Match[bytes]] = group.search.finditer(text)
+        elif index in ends:
+            found = _found_at(group.search, text, _anchor_positions(
+                text, fast.groups[index], ends[index]))
+        else:
+            continue
+        for match in found:
+            anchor_at = match.start()
             for rule, pattern, lead in group.matchers:
                 if anchor_at < lead:
                     continue
-                text = lowered if rule.lowercase else data
-                match = pattern.match(text, anchor_at - lead)
-                candidate = match and _candidate(rule, match, text, data)
+                rule_text = texts.lowered if rule.lowercase else data
+                full = pattern.match(rule_text, anchor_at - lead)
+                candidate = full and _candidate(rule, full, rule_text, data)
                 if candidate:
                     candidates.append(candidate)
-    return list(_locate(data, _resolve_overlaps(candidates), max_line_length))
+    hits = list(_locate(data, _resolve_overlaps(candidates), max_line_length))
+    if decode_base64:
+        values = None
+        if fast is not None and len(groups) in fast.groups:  # found in the same pass
+            values = _found_at(base64values.VALUE, data, _anchor_positions(
+                data, fast.groups[len(groups)], ends.get(len(groups), [])))
+        hits += base64values.scan_values(data, lambda decoded: scan_bytes(
+            decoded, max_line_length=max_line_length, engine=engine, decode_base64=False,
+        ), max_line_length, ALLOW_MARKER, values)
+        hits.sort(key=lambda hit: (hit.line, hit.column))
+    return hits
+
+
+class _Texts:
+    """The buffer and, computed only if a folded search needs it, its lower-cased copy."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._lowered: bytes | None = None
+
+    @property
+    def lowered(self) -> bytes:
+        if self._lowered is None:
+            self._lowered = self.data.lower()
+        return self._lowered
+
+
+def _wants_hyperscan(engine: EngineChoice | None) -> bool:
+    choice = engine or os.environ.get(ENGINE_VARIABLE, "auto")
+    if choice == "hyperscan" and _hyperscan() is None:
+        raise RuntimeError("the hyperscan engine is not installed (pip install hyperscan)")
+    return choice != "python"
+
+
+@cache
+def _hyperscan() -> HyperscanEngine | None:
+    """The one-pass engine over every anchor group, compiled once per process (None when the
+    wheel is missing: the anchor searches then do all the work)."""
+    try:
+        from opsd.secretscan.hyperscan_engine import Engine, MatcherSpec
+    except ImportError:
+        return None
+    groups = _anchor_groups()
+    return Engine([
+        *(MatcherSpec(index, anchor, re.escape(anchor) + matcher.bare_rest, group.folded)
+          for index, group in enumerate(groups)
+          for anchor, matcher in group.members),
+        # The base64 values, with the index after the groups'.
+        MatcherSpec(len(groups), "", base64values.VALUE.pattern.decode("latin-1"), False),
+    ])
+
+
+@cache
+def _left_to_python() -> tuple[int, ...]:
+    """The anchor groups Hyperscan could not take: searched in full by `re`."""
+    fast = _hyperscan()
+    groups = range(len(_anchor_groups()))
+    return tuple(groups) if fast is None else tuple(i for i in groups if i not in fast.groups)
+
+
+def _anchor_positions(text: bytes, group: GroupSearch, ends: list[int]) -> Iterator[int]:
+    """Where the group's anchor occurs within `group.window` before one of `ends`, each once,
+    in order: every place where the anchor search could match (ends are a superset). A search
+    without an anchor is tried where its relaxed expression matches before the end."""
+    anchor, window = group.anchor, group.window
+    searched_to = 0  # places before this were looked at already
+    for end in ends:
+        position = max(searched_to, end - window)
+        last = end - max(len(anchor), group.shortest)
+        while group.relaxed is not None and position <= last:
+            found = group.relaxed.search(text, position, end)
+            if found is None:
+                break
+            yield found.start()
+            position = found.start() + 1
+        while anchor and position <= last:
+            position = text.find(anchor, position, end)
+            if position < 0:
+                break
+            yield position
+            position += 1
+        searched_to = max(searched_to, last + 1)
+
+
+def _found_at(
+    search: re.Pattern[bytes], text: bytes, positions: Iterable[int]
+) -> Iterator[re.Match[bytes]]:
+    """What `search.finditer(text)` yields, trying only `positions` (which hold every place it
+    can match): non-overlapping, each search resuming where the previous match ended."""
+    resume = 0
+    for position in positions:
+        if position < resume:
+            continue
+        match = search.match(text, position)
+        if match is not None:
+            resume = match.end()
+            yield match
 
 
 def _candidate(
@@ -169,14 +292,17 @@ def _left_boundary(text: bytes, start: int) -> bool:
 
 def _plausible(rule: Rule, secret: bytes, match: re.Match[bytes], original: bytes) -> bool:
     """Does `secret` look like a real secret rather than a placeholder, hash or code?"""
-    lowered = secret.lower()
-    if _PLACEHOLDER.search(lowered) or _RUN.search(secret):
+    if not_a_secret(rule, secret, match) or entropy(secret) < rule.entropy:
         return False
-    if entropy(secret) < rule.entropy:
+    if rule.classes and _alnum_classes(secret) < rule.classes:
         return False
     if not rule.generic:
         return True
-    if _GENERIC_WORD.search(lowered) or _looks_like_hash(secret) or _looks_like_words(secret):
+    if _GENERIC_WORD.search(secret.lower()) or _looks_like_hash(secret):
+        return False
+    if rule.weak_ok and weak_password_counts(match):
+        return True  # a database URL's or JDBC string's password: `root:root@` leaks too
+    if _looks_like_words(secret):
         return False
     if "key" in match.re.groupindex and not _assignment_plausible(match, secret, original):
         return False
@@ -194,9 +320,25 @@ def _assignment_plausible(match: re.Match[bytes], secret: bytes, original: bytes
         return False
     quote = match.group("quote")
     end = match.end("secret")
+    if match.group("tag") is not None:  # an XML element: `<password>…</password>`
+        return original[end:end + 2] == b"</"
+    if match.group("comma") is not None and not _quoted_pair(match, secret):
+        return False  # a tuple of strings, not `setProperty("X_TOKEN", "…")`
     if quote is not None:
         return original[end:end + len(quote)] == quote
     return original[end:end + 1] not in (b"(", b")", b"[", b"{", b"<", b">")  # code
+
+
+def _quoted_pair(match: re.Match[bytes], secret: bytes) -> bool:
+    """`("X_TOKEN", "<value>")`: the quoted key is the whole string and the value mixes upper
+    and lower case and digits (`("tokens", "symbol2label")` is a tuple of names)."""
+    begin = match.start()
+    while begin > 0 and match.string[begin - 1] in _KEY_CHARACTERS:
+        begin -= 1
+    quoted = begin > 0 and match.string[begin - 1] in b"\"'"
+    key = match.string[begin:match.start("key")]
+    named = b"_" in key or b"." in key  # `X_TOKEN`, `javax.net.ssl.trustStorePassword`
+    return quoted and named and _alnum_classes(secret) == 3
 
 
 def _looks_like_words(value: bytes) -> bool:
@@ -230,6 +372,11 @@ def _character_classes(value: bytes) -> int:
     digit = any(48 <= c <= 57 for c in value)
     other = any(c not in _ALNUM for c in value)
     return lower + upper + digit + other
+
+
+def _alnum_classes(value: bytes) -> int:
+    """How many of lower case, upper case and digits `value` mixes."""
+    return _character_classes(bytes(c for c in value if c in _ALNUM))
 
 
 def entropy(value: bytes) -> float:
