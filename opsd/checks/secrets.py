@@ -59,13 +59,14 @@ async def scan(spec: CheckSpec[ScanParams], ctx: Context) -> Result:
     baseline_path = params.baseline or config.baseline
     try:
         baseline = load_baseline(_resolve(baseline_path, config)) if baseline_path else None
-    except ConfigError as exc:
+        options = options_from_config(config, globs=params.globs, excludes=params.excludes,
+                                      include_all=params.all)
+    except ConfigError as exc:  # the baseline or secrets.rules_file
         raise CheckError(str(exc)) from None
     verify = config.verify if params.verify is None else params.verify
     request = AuditRequest(
         roots=present,
-        options=options_from_config(config, globs=params.globs, excludes=params.excludes,
-                                    include_all=params.all),
+        options=options,
         baseline=baseline,
         configured_token=ctx.settings.notion.token,
     )

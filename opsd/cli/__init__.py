@@ -135,8 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update-baseline", metavar="FILE", help="write all findings as accepted")
     p.add_argument("--all", action="store_true",
                    help="also scan .git, node_modules, virtualenvs, site-packages and caches")
+    p.add_argument("--format", choices=("text", "json", "sarif"),
+                   help="output: text (default), json (same as --json) or sarif (SARIF 2.1.0)")
     _json(p)
-    _handler(p, "opsd.cli.scan:cmd_scan")
+    _handler(p, "opsd.cli.scan_quick:cmd_scan")
 
     alerts = verbs.add_parser("alerts", help="firing and pending alerts")
     _json(alerts)

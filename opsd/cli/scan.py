@@ -1,4 +1,5 @@
-"""`opsd scan [PATH...] [--all] [--json] [--baseline FILE] [--update-baseline FILE]`.
+"""`opsd scan [PATH...] [--all] [--format text|json|sarif] [--json] [--baseline FILE]
+[--update-baseline FILE]`.
 
 Works without a config file. With one (given, $OPSD_CONFIG or /etc/opsd/opsd.toml), its
 `[secrets]` section applies and the store keeps the incremental cache and the findings.
@@ -6,7 +7,8 @@ Found Notion tokens are verified only when verification is on and a Notion API i
 (a config file, or OPSD_NOTION__BASE_URL): a bare `opsd scan` sends nothing anywhere.
 Version control, dependency, virtualenv, site-packages and cache directories are skipped (and
 named in one line) unless `--all` is given. Exit 0 without new findings, 2 with, 3 when the
-scan could not run.
+scan could not run. `--format sarif` prints SARIF 2.1.0 for code scanning; `--json` is
+`--format json`. Several PATHs (as pre-commit passes the staged files) are one scan.
 """
 
 from __future__ import annotations
@@ -18,18 +20,22 @@ import time
 from pathlib import Path
 
 from opsd.cli import output
+from opsd.cli.scan_output import print_report as _print_report
+from opsd.cli.scan_output import skipped_line
 from opsd.config import Settings, config_file_of, load_settings
 from opsd.errors import UsageError
 from opsd.secretscan import AuditRequest, ScanReport, load_baseline, run_audit, write_baseline
 from opsd.secretscan.audit import Probe, options_from_config
-from opsd.secretscan.walk import VIRTUALENV, SkippedDirectory
+from opsd.secretscan.sarif import sarif_base, to_sarif
 from opsd.store import Store
 
 EXIT_NEW_FINDINGS = 2
+__all__ = ["EXIT_NEW_FINDINGS", "cmd_scan", "skipped_line"]
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     """Scan PATHs (default: secrets.paths, else .), print findings, 2 if any is new."""
+    fmt = _output_format(args)
     settings = load_settings(args.config)
     roots = [Path(p) for p in args.paths] or settings.secrets.paths or [Path(".")]
     for root in roots:
@@ -54,13 +60,24 @@ def cmd_scan(args: argparse.Namespace) -> int:
         written = write_baseline(Path(args.update_baseline), report.findings)
         for finding in report.findings:
             finding.new, finding.severity = False, "INFO"
-    if args.json:
+    if fmt == "sarif":
+        custom = request.options.custom
+        output.print_json(to_sarif(report, sarif_base(roots),
+                                   custom.descriptions if custom is not None else None))
+    elif fmt == "json":
         output.print_json(report.to_dict())
     else:
         _print_report(report)
         if written is not None:
             print(f"baseline {args.update_baseline}: {written} findings accepted")
     return EXIT_NEW_FINDINGS if report.new_findings else 0
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """`--format`, with `--json` as its old spelling of `--format json`."""
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"scan: --json and --format {args.format} disagree: give one")
+    return "json" if args.json else (args.format or "text")
 
 
 def _should_verify(settings: Settings) -> bool:
@@ -82,50 +99,3 @@ async def _audit(
         return await run_audit(request, store=store, probe=probe, now=time.time)
     finally:
         await service.aclose()
-
-
-SKIPPED_SHOWN = 10  # directories named in the line; the count is always exact
-
-
-def skipped_line(skipped: list[SkippedDirectory]) -> str:
-    """`skipped 3 directories: .git, .venv (virtualenv), node_modules; --all to include them`.
-
-    A virtualenv is recognised by its content, not its name, so the reason is shown for it.
-    """
-    names = [
-        s.path + (f" ({s.reason})" if s.reason == VIRTUALENV else "")
-        for s in skipped[:SKIPPED_SHOWN]
-    ]
-    more = len(skipped) - len(names)
-    listed = ", ".join(names) + (f" and {more} more" if more else "")
-    noun = "directory" if len(skipped) == 1 else "directories"
-    return f"skipped {len(skipped)} {noun}: {listed}; --all to include them"
-
-
-def _print_report(report: ScanReport) -> None:
-    findings = report.findings
-    if findings:
-        rows = [
-            (
-                f.severity if f.new else "accepted",
-                f.rule,
-                f"{f.path}:{f.line}:{f.column}",
-                f.preview,
-                f.note,
-            )
-            for f in findings
-        ]
-        output.table(rows, ("SEVERITY", "RULE", "LOCATION", "PREVIEW", "NOTE"))
-        print()
-    for problem in report.permissions:
-        print(f"permissions: {problem.path}: {problem.message}")
-    for problem in report.errors:
-        print(f"unreadable: {problem.path}: {problem.message}")
-    if report.skipped:
-        print(skipped_line(report.skipped))
-    new = len(report.new_findings)
-    print(
-        f"{report.files_scanned} files scanned ({report.files_read} read, "
-        f"{report.bytes_scanned / 1e6:.1f} MB in {report.seconds:.2f} s): "
-        f"{len(findings)} findings, {new} new"
-    )

@@ -206,6 +206,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.secrets.paths = [resolve(p) for p in settings.secrets.paths]  # type: ignore[misc]
     settings.secrets.root = resolve(settings.secrets.root)
     settings.secrets.baseline = resolve(settings.secrets.baseline)
+    settings.secrets.rules_file = resolve(settings.secrets.rules_file)
     settings.alerts.plugin_paths = [resolve(p) for p in settings.alerts.plugin_paths]  # type: ignore[misc]
     for transport in [*settings.caches, *settings.apps, *settings.endpoints]:
         transport.ca_file = resolve(transport.ca_file)

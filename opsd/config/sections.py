@@ -302,6 +302,10 @@ class SecretsConfig(Section):
         None, description="Accepted findings, written by `opsd scan --update-baseline FILE`: "
         "only findings not in it are new.",
     )
+    rules_file: Path | None = Field(
+        None, description="Extra rules in gitleaks' TOML format ([[rules]] with id, regex, "
+        "secretGroup, keywords, entropy, allowlists), on top of the built-in ones.",
+    )
     verify: StrictBool = Field(
         True, description="Try each new Notion token found against GET /v1/users/me: "
         "live is CRITICAL, revoked WARNING.",

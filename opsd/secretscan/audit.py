@@ -20,6 +20,7 @@ from opsd.secretscan.baseline import Baseline
 from opsd.secretscan.cache import load_cache, save_scan
 from opsd.secretscan.engine import ScanOptions, is_config_file, scan_paths
 from opsd.secretscan.findings import Finding, ScanReport, Severity, Verdict, fingerprint
+from opsd.secretscan.gitleaks import load_rules_file
 from opsd.secretscan.rules import RULES, RULES_BY_ID
 from opsd.secretscan.walk import Selection
 
@@ -51,6 +52,7 @@ def options_from_config(
         ),
         max_line_length=config.max_line_length,
         audit_permissions=config.audit_permissions,
+        custom=load_rules_file(config.rules_file) if config.rules_file else None,
     )
 
 
