@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import re
 import string
 
@@ -88,10 +89,16 @@ def not_a_secret(rule: Rule, secret: bytes, match: re.Match[bytes]) -> bool:
         return not _jwt_header(secret)
     if hashlib.sha256(secret).hexdigest() in _PUBLIC_EXAMPLES:
         return True
-    if _PLACEHOLDER.search(lowered) or _SEQUENCE.search(secret) or _MASK.search(secret):
+    if _PLACEHOLDER.search(lowered) or _MASK.search(secret):
         return True
     if rule.public_prefix:
-        return _repeats_its_head(lowered) or _made_up_words(secret, lowered)
+        # A prefixed token's shape is evidence enough: a `12345` inside does not make it a
+        # placeholder (a hand-made fixture that leaks still looks like a live token), but a
+        # token that is mostly a run (`secret_abcdefghijklmnopqrstuvwxyz…`) is one.
+        return (_repeats_its_head(lowered) or _made_up_words(secret, lowered)
+                or _mostly_sequence(secret))
+    if _SEQUENCE.search(secret):
+        return True
     if _made_up_words(secret, lowered):
         return True
     if lowered in _PLACEHOLDER_VALUES or _SAME.search(secret) or _CRYPT.match(secret):
@@ -120,6 +127,19 @@ def _dotted_name(value: bytes) -> bool:
     if _DOTTED_NAME.fullmatch(value) is None:
         return False
     return not any(len(part) >= 16 and _DIGIT.search(part) for part in value.split(b"."))
+
+
+def _mostly_sequence(secret: bytes) -> bool:
+    """At least half of `secret` is runs like `12345`, `abcde` (see `_SEQUENCE`)."""
+    covered = 0
+    run = 1
+    for previous, current in itertools.pairwise(secret):
+        run = run + 1 if current == previous + 1 and chr(current).isalnum() else 1
+        if run == _RUN_LENGTH:
+            covered += _RUN_LENGTH
+        elif run > _RUN_LENGTH:
+            covered += 1
+    return covered * 2 >= len(secret)
 
 
 def _repeats_its_head(lowered: bytes) -> bool:
