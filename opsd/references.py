@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from opsd.checks import get_kind
-from opsd.config import config_file_of
+from opsd.config.loading import config_label
 from opsd.config.messages import did_you_mean
 
 if TYPE_CHECKING:
@@ -43,9 +43,7 @@ def _heartbeat_problems(settings: Settings, playbooks: PlaybookSet) -> list[str]
     name = daemon.heartbeat_playbook
     if not used or name in playbooks.playbooks:
         return []
-    config_file = config_file_of(settings)
-    label = config_file.name if config_file else "config"
-    return [f"{label}: daemon.heartbeat_playbook: no playbook named {name!r}"
+    return [f"{config_label(settings)}: daemon.heartbeat_playbook: no playbook named {name!r}"
             f"{did_you_mean(name, playbooks.playbooks)} "
             f"(known: {', '.join(sorted(playbooks.playbooks)) or 'none'})"]
 

@@ -69,12 +69,11 @@ def routing_warnings(
 
 def of_settings(settings: Settings, playbooks: Iterable[Playbook]) -> list[str]:
     """`routing_warnings` of a validated configuration and its playbooks."""
-    from opsd.config import config_file_of
+    from opsd.config.loading import config_label
 
-    config_file = config_file_of(settings)
     return routing_warnings(
         playbooks,
         [escalation.tag for escalation in settings.alerts.escalations],
         [entry.get_secret_value() for entry in settings.alerts.urls],
-        config_file.name if config_file else "config",
+        config_label(settings),
     )

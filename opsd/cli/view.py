@@ -144,6 +144,7 @@ class View:
 
     @classmethod
     def of(cls, settings: Settings, playbooks: PlaybookSet | None, problems: list[str]) -> View:
+        from opsd.config.loading import config_label
         from opsd.config.show import duration_paths
 
         timezone = settings.scheduler.timezone
@@ -167,7 +168,7 @@ class View:
             ),
             playbook_problems=tuple(problems),
             routing_warnings=(*routing_warnings.of_settings(settings, playbooks or ()),
-                              *plain_http_warnings(settings, _config_label(settings)),
+                              *plain_http_warnings(settings, config_label(settings)),
                               *exposure.of_settings(settings)),
         )
 
@@ -191,13 +192,6 @@ class View:
             routing_warnings=tuple(data.get("routing_warnings", ())),
             shown_durations=tuple(tuple(path) for path in data.get("shown_durations", ())),
         )
-
-
-def _config_label(settings: Settings) -> str:
-    from opsd.config import config_file_of
-
-    config_file = config_file_of(settings)
-    return config_file.name if config_file else "config"
 
 
 def _upcoming(schedule: str | None, timezone: str, now: dt.datetime) -> tuple[float, ...]:

@@ -44,25 +44,31 @@ def setting_variables(model: type[BaseModel]) -> dict[str, Any]:
 
 def unknown_names(model: type[BaseModel], env: Mapping[str, str]) -> list[str]:
     """The `OPSD_*` variables (as spelled in `env`) that name no setting of `model`."""
+    ours = [variable for variable in sorted(env)
+            if variable.upper().startswith(PREFIX)
+            and variable.upper() not in NON_SETTING_VARIABLES]
+    if not ours:  # the usual case: no need to walk the model
+        return []
     known = setting_variables(model)
     # A table of free keys (`headers`, `required_properties`) takes any name below it.
     free = [name + DELIMITER for name, annotation in known.items()
             if typing.get_origin(annotation) is dict]
     return [
-        variable for variable in sorted(env)
-        if variable.upper().startswith(PREFIX)
-        and variable.upper() not in NON_SETTING_VARIABLES
-        and variable.upper() not in known
+        variable for variable in ours
+        if variable.upper() not in known
         and not any(variable.upper().startswith(table) for table in free)
     ]
 
 
 def unknown_variables(model: type[BaseModel], env: Mapping[str, str]) -> list[str]:
     """One problem line per `OPSD_*` variable that names no setting (with a suggestion)."""
+    unknown = unknown_names(model, env)
+    if not unknown:
+        return []
     candidates = [*setting_variables(model), *NON_SETTING_VARIABLES]
     return [f"environment {variable}: no such setting"
             f"{did_you_mean(variable.upper(), candidates)}"
-            for variable in unknown_names(model, env)]
+            for variable in unknown]
 
 
 def unparsable_variables(model: type[BaseModel], env: Mapping[str, str]) -> list[str]:

@@ -151,6 +151,12 @@ def config_file_of(settings: Settings) -> Path | None:
     return getattr(settings, "_config_file", None)
 
 
+def config_label(settings: Settings) -> str:
+    """The name of the file `settings` were read from, for messages ("config" for defaults)."""
+    config_file = config_file_of(settings)
+    return config_file.name if config_file else "config"
+
+
 def _check_toml(config_file: Path) -> None:
     try:
         with config_file.open("rb") as fh:

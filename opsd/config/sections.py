@@ -106,7 +106,7 @@ class NotionConfig(Section):
         "notion.status_page.",
     )
 
-    @field_validator("status_page_url")
+    @field_validator("base_url", "status_page_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://", value):
@@ -116,8 +116,6 @@ class NotionConfig(Section):
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
     @field_validator("base_url")
