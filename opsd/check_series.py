@@ -91,7 +91,8 @@ class CheckSeries(Collector):
         longer reports (its database, cache or endpoint is gone) loses its series. A run
         still finishing with a configuration a reload replaced adds nothing it dropped."""
         with self._lock:
-            latest = {key_of(playbook, r): r for r in results if self._keep(key_of(playbook, r))}
+            keyed = ((key_of(playbook, r), r) for r in results)
+            latest = {key: r for key, r in keyed if self._keep(key)}
             checks = {key.check for key in latest}
             for key in [k for k in self._states if k.playbook == playbook
                         and k.check in checks and k not in latest]:

@@ -36,7 +36,6 @@ BUILD_INFO = Info(
     "opsd_build", "opsd version, Python version and a short hash of the effective "
     "configuration and playbooks (secrets excluded)", registry=REGISTRY,
 )
-BUILD_INFO.info({"version": __version__, "python": platform.python_version(), "config_hash": ""})
 # process_resident_memory_bytes, process_start_time_seconds, ... (Linux /proc).
 ProcessCollector(registry=REGISTRY)
 # python_info, python_gc_objects_collected_total, python_gc_collections_total, ...
@@ -238,6 +237,9 @@ def set_config_hash(config_hash: str) -> None:
     """The running configuration's hash, in opsd_build_info."""
     BUILD_INFO.info({"version": __version__, "python": platform.python_version(),
                      "config_hash": config_hash})
+
+
+set_config_hash("")
 
 
 def add_playbooks(names: Iterable[str]) -> None:

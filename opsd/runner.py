@@ -81,7 +81,7 @@ class Runner:
         if self.read_only:
             return report
         if self.recorder is not None:
-            feeders = [o for o in self.observers if getattr(o, "feeds_alerts", False)]
+            feeders = [o for o in self.observers if _feeds_alerts(o)]
             await self.recorder(report, playbook, feeders)
             for observer in self.observers:
                 if observer not in feeders:
@@ -102,7 +102,7 @@ class Runner:
     def feeds_alerts(self) -> bool:
         """Whether an observer feeds the runs to the alert engine (which then marks each run
         as seen, in the transaction of its alert events)."""
-        return any(getattr(observer, "feeds_alerts", False) for observer in self.observers)
+        return any(_feeds_alerts(observer) for observer in self.observers)
 
     async def run_check(self, spec: CheckSpec[Any], ctx: Context) -> list[Result]:
         """One entry -> its results. Never raises: failures become UNKNOWN or CRITICAL."""
@@ -170,6 +170,10 @@ def _redact_details(details: dict[str, Any], settings: Settings) -> dict[str, An
     text = json.dumps(details, default=str)
     redacted = settings.redact(text)
     return details if redacted == text else json.loads(redacted)
+
+
+def _feeds_alerts(observer: Observer) -> bool:
+    return bool(getattr(observer, "feeds_alerts", False))
 
 
 async def _outcome(kind: CheckKind | None, spec: CheckSpec[Any], ctx: Context) -> list[Result]:

@@ -31,9 +31,10 @@ class DatabaseLocked(ConfigError):
 class DatabaseLock:
     """This process's hold on `<database>.lock`; see the module docstring."""
 
-    def __init__(self, database: Path, fd: int) -> None:
+    def __init__(self, database: Path, fd: int, key: Path) -> None:
         self.database = database
         self._fd = fd
+        self._key = key  # the resolved path it is held under in `_held`
         self._holders = 1
 
     @classmethod
@@ -47,7 +48,7 @@ class DatabaseLock:
             if held is not None:
                 held._holders += 1
                 return held
-            lock = cls(path, _locked_fd(path))
+            lock = cls(path, _locked_fd(path), key)
             _held[key] = lock
             return lock
 
@@ -57,7 +58,7 @@ class DatabaseLock:
             self._holders -= 1
             if self._holders > 0:
                 return
-            _held.pop(self.database.resolve(), None)
+            _held.pop(self._key, None)
             os.close(self._fd)
 
 

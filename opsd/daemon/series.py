@@ -59,9 +59,10 @@ async def publish_after_reload(old: App, new: App) -> list[CheckKey]:
     returns the check series removed."""
     playbooks = list(new.playbooks)
     names = {p.name for p in playbooks}
-    added = names - {p.name for p in old.playbooks}
+    old_names = {p.name for p in old.playbooks}
+    added = names - old_names
     metrics.set_config_hash(config_hash(new.settings, playbooks))
-    metrics.forget_playbooks({p.name for p in old.playbooks} - names)
+    metrics.forget_playbooks(old_names - names)
     metrics.add_playbooks(added)
     removed = metrics.CHECKS.limit_to(
         keeper(playbooks, dropped_targets(old.settings, new.settings))

@@ -25,6 +25,7 @@ from opsd.alerting import observer as alerting
 from opsd.alerting import replay, routing_warnings
 from opsd.app import App
 from opsd.config import Settings, config_file_of, load_settings
+from opsd.config.loading import config_label
 from opsd.config.plain_http import plain_http_warnings
 from opsd.config.writable import require_writable_storage
 from opsd.daemon import exposure, series
@@ -118,13 +119,9 @@ class Daemon:
               catch_up=",".join(catch_up) or "none", timezone=self.settings.scheduler.timezone,
               metrics=self.server.url if self.server else "disabled",
               watchdog_seconds=self.notifier.watchdog_interval or "off")
-        for warning in routing_warnings.of_settings(self.settings, playbooks):
-            event(log, warning.removeprefix("warning: "), level=logging.WARNING)
-        config_file = config_file_of(self.settings)
-        label = config_file.name if config_file else "config"
-        for warning in plain_http_warnings(self.settings, label):
-            event(log, warning.removeprefix("warning: "), level=logging.WARNING)
-        for warning in exposure.of_settings(self.settings):
+        for warning in (*routing_warnings.of_settings(self.settings, playbooks),
+                        *plain_http_warnings(self.settings, config_label(self.settings)),
+                        *exposure.of_settings(self.settings)):
             event(log, warning.removeprefix("warning: "), level=logging.WARNING)
         await self._stop.wait()
         await self._shutdown([ticker, prober])

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sqlite3
 from pathlib import Path
 
+from opsd.daemon.lock import lock_path
 from opsd.store.database import StoreBusyError, StoreError
 
 STORAGE_CHECK = "opsd.storage"
@@ -58,8 +60,6 @@ def is_fault(error: BaseException) -> bool:
 
 def is_store_error(error: BaseException) -> bool:
     """True for the errors a recording can meet that keeping the run for later can fix."""
-    import sqlite3
-
     return isinstance(error, StoreError | sqlite3.Error | OSError)
 
 
@@ -111,8 +111,7 @@ def had_history(path: Path) -> bool:
     the `.lock` file of a previous daemon, is beside it): a restart after a deletion."""
     if path.exists():
         return False
-    lock = path.with_name(path.name + ".lock")
-    return marker_path(path).exists() or lock.exists()
+    return marker_path(path).exists() or lock_path(path).exists()
 
 
 def mark_opened(path: Path) -> None:
