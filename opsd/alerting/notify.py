@@ -96,7 +96,6 @@ class Destination:
         return self.receives(routing_tags(event))
 
 
-
 class PermanentFailure(str):
     """Why a message was not delivered, when retrying cannot help (an unknown URL scheme, a
     webhook answering 400/401/403/404): the row is given up at once."""

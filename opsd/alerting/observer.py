@@ -87,15 +87,14 @@ def transition(
             spec = specs.get(result.check)
             policy = Policy.from_config(settings.alerts, spec, run_interval)
             before = alert
+            muted = silenced(result.check, result.kind, result.target)
             alert, new = holds.evaluate(
-                alert, result, now, policy, silenced(result.check, result.kind, result.target),
-                spec.depends_on if spec is not None else (),
+                alert, result, now, policy, muted, spec.depends_on if spec is not None else (),
             )
             alert, new = _escalated(settings, alert, new, now, silenced)
             alert, new = judge(
                 before, alert, new, policy.severity_of(result.status), now,
-                FlapPolicy.from_config(settings.alerts, spec),
-                silenced(result.check, result.kind, result.target) or alert.suppressed_by,
+                FlapPolicy.from_config(settings.alerts, spec), muted or alert.suppressed_by,
                 result.summary,
             )
             if loaded is not None or alert.phase is not Phase.OK:
@@ -136,7 +135,7 @@ def sweep(settings: Settings, store: StoreAccess, now: float) -> list[AlertEvent
 class AlertObserver:
     """The runner observer: every recorded run goes through the alert engine (on the store's
     thread), then the outbox is flushed (in a worker thread: delivery blocks).
-    `send`: see `notify.retry_outbox`; `publish`: update the Prometheus gauges (the daemon's, which
+    `send`: see `notify.drain`; `publish`: update the Prometheus gauges (the daemon's, which
     it serves; a CLI command has none to update)."""
 
     feeds_alerts = True

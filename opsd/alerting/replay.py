@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from opsd.alerting.notify import Destination, Send, destinations
 from opsd.alerting.observer import deliver, transition
 from opsd.errors import ConfigError
+from opsd.exception_text import describe_exception
 from opsd.logs import event
 from opsd.store import Store, StoreError, runs
 from opsd.store.runs import RecordedRun
@@ -73,8 +74,8 @@ def replay_unalerted(
         except Exception as exc:  # one run the engine cannot take must not block every start
             log.debug("replaying run %s failed", run.id, exc_info=True)
             event(log, "a run recorded before a crash could not be replayed; skipped",
-                  level=logging.ERROR, run=run.id, error=f"{type(exc).__name__}: {exc}")
-            store.run(_skip, run.id, now)
+                  level=logging.ERROR, run=run.id, error=describe_exception(exc))
+            store.run(runs.claim_for_alerts, run.id, now)
             continue
         replayed += applied
     if replayed:
@@ -117,7 +118,3 @@ def _apply(
         transition(store, settings, run.results, run.finished_at, specs, run.playbook, targets,
                    publish, run_interval)
     return 1
-
-
-def _skip(store: Store, run_id: int, now: float) -> None:
-    runs.claim_for_alerts(store, run_id, now)

@@ -207,13 +207,12 @@ def release(store: Store, row_id: int) -> None:
                      (row_id,))
 
 
-def rekey(store: Store, old_key: str, new_key: str, release: int) -> None:
+def rekey(store: Store, old_key: str, new_key: str, claimed: int) -> None:
     """Move `old_key`'s rows (queued before rows were keyed by URL) to `new_key`'s queue, in
-    their order, and release the claim on row `release` so the queue's head goes first."""
+    their order, and `release` the claim on row `claimed` so the queue's head goes first."""
     with store.transaction() as conn:
         conn.execute("UPDATE outbox SET url_key = ? WHERE url_key = ?", (new_key, old_key))
-        conn.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL WHERE id = ?",
-                     (release,))
+        release(store, claimed)
 
 
 def outbox_depth(store: Store) -> int:
