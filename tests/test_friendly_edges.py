@@ -20,7 +20,7 @@ import pytest
 
 from bench.secret_corpus import notion_token
 from opsd.cli import build_parser, main
-from opsd.cli.scan import skipped_line
+from opsd.cli.scan_output import skipped_line
 from opsd.cli.suggest import closest
 from opsd.config import load_settings
 from opsd.durations import format_duration_exact, parse_duration

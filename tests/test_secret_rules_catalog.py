@@ -21,11 +21,14 @@ from bench.secret_corpus import (
     ALNUM,
     SAMPLES,
     UPPER_DIGITS,
+    Sample,
     notion_legacy_token,
     notion_token,
     password,
     pick,
 )
+from bench.secret_corpus import _in as inside
+from bench.secret_corpus import _same as same
 from opsd.secretscan import RULES, ScanOptions, scan_bytes
 from opsd.secretscan.base64values import MAX_DECODED, NOTE
 from opsd.secretscan.engine import scan_paths
@@ -36,7 +39,7 @@ B64 = ALNUM + "+/"
 LETTERS = string.ascii_letters
 BECH32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"
 
-Make = Callable[[random.Random], tuple[str, str]]  # -> (text, the secret it holds)
+Make = Sample  # -> (text, the secret it holds)
 Miss = Callable[[random.Random], str]
 
 
@@ -46,20 +49,6 @@ def rng(seed: int = 1) -> random.Random:
 
 def hits(text: str) -> list[tuple[str, str]]:
     return [(h.rule, h.secret) for h in scan_bytes(text.encode())]
-
-
-def same(make: Callable[[random.Random], str]) -> Make:
-    def sample(r: random.Random) -> tuple[str, str]:
-        secret = make(r)
-        return secret, secret
-    return sample
-
-
-def inside(template: str, make: Callable[[random.Random], str]) -> Make:
-    def sample(r: random.Random) -> tuple[str, str]:
-        secret = make(r)
-        return template.format(secret), secret
-    return sample
 
 
 def mixed(r: random.Random, alphabet: str, n: int) -> str:

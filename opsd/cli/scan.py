@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 from opsd.cli import output
-from opsd.cli.scan_output import print_report as _print_report
-from opsd.cli.scan_output import skipped_line
+from opsd.cli.scan_output import EXIT_NEW_FINDINGS, print_report
 from opsd.config import Settings, config_file_of, load_settings
 from opsd.errors import UsageError
 from opsd.secretscan import AuditRequest, ScanReport, load_baseline, run_audit, write_baseline
@@ -29,8 +28,7 @@ from opsd.secretscan.audit import Probe, options_from_config
 from opsd.secretscan.sarif import sarif_base, to_sarif
 from opsd.store import Store
 
-EXIT_NEW_FINDINGS = 2
-__all__ = ["EXIT_NEW_FINDINGS", "cmd_scan", "skipped_line"]
+__all__ = ["EXIT_NEW_FINDINGS", "cmd_scan"]
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -67,7 +65,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     elif fmt == "json":
         output.print_json(report.to_dict())
     else:
-        _print_report(report)
+        print_report(report)
         if written is not None:
             print(f"baseline {args.update_baseline}: {written} findings accepted")
     return EXIT_NEW_FINDINGS if report.new_findings else 0

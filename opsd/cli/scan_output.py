@@ -7,6 +7,7 @@ from opsd.cli import output
 from opsd.secretscan.findings import ScanReport
 from opsd.secretscan.walk import VIRTUALENV, SkippedDirectory
 
+EXIT_NEW_FINDINGS = 2  # `opsd scan`'s exit status when there are new findings
 SKIPPED_SHOWN = 10  # directories named in the line; the count is always exact
 
 

@@ -15,9 +15,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from opsd.cli.scan_output import EXIT_NEW_FINDINGS, print_report
 from opsd.config.paths import resolve_config_path
 
-EXIT_NEW_FINDINGS = 2
 _QUIET_VARIABLES = frozenset({"OPSD_SCAN_ENGINE"})  # read by the scanner itself
 
 
@@ -28,7 +28,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         return full_scan(args)
     from opsd.cli import output
-    from opsd.cli.scan_output import print_report
     from opsd.secretscan.engine import ScanOptions, scan_paths
     from opsd.secretscan.walk import Selection
 

@@ -24,7 +24,7 @@ MAX_DECODED = 64 * 1024
 _MAX_ENCODED = (MAX_DECODED + 2) // 3 * 4
 # After `=` or `:` (optionally quoted) or opening a JSON string; the value ends where the
 # alphabet does. One alphabet per value: standard (`+/`) or URL-safe (`-_`).
-VALUE = _VALUE = re.compile(
+VALUE = re.compile(
     rb"(?:[=:][ \t]{0,4}[\"']?|\")"
     rb"(?P<value>[A-Za-z0-9+/]{%d,%d}={0,2}|[A-Za-z0-9_\-]{%d,%d}={0,2})(?![A-Za-z0-9+/=_\-])"
     % (MIN_LENGTH, _MAX_ENCODED, MIN_LENGTH, _MAX_ENCODED)
@@ -39,7 +39,7 @@ def decoded_values(
 ) -> Iterator[tuple[int, bytes]]:
     """(offset of the value in `data`, its decoded bytes) for every base64 value that decodes
     to text. `matches`: `VALUE.finditer(data)` found by a faster engine (the scanner's)."""
-    for match in _VALUE.finditer(data) if matches is None else matches:
+    for match in VALUE.finditer(data) if matches is None else matches:
         decoded = _decode(match.group("value"))
         if decoded is not None and _is_text(decoded):
             yield match.start("value"), decoded
@@ -73,13 +73,15 @@ def scan_values(
     """The hits `scan` finds inside each base64 value of `data`, placed at the value itself
     (its line and 1-based character column) and noted as found in a base64 value."""
     found: list[Hit] = []
+    line, counted_to = 1, 0  # values come in order: lines are counted once, not per value
     for offset, decoded in decoded_values(data, matches):
         line_start = data.rfind(b"\n", 0, offset) + 1
         line_end = data.find(b"\n", offset)
         line_end = len(data) if line_end < 0 else line_end
         if line_end - line_start > max_line_length or allow_marker in data[line_start:line_end]:
             continue
-        line = data.count(b"\n", 0, offset) + 1
+        line += data.count(b"\n", counted_to, offset)
+        counted_to = offset
         column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
         found.extend(
             dataclasses.replace(hit, line=line, column=column, note=NOTE) for hit in scan(decoded)

@@ -15,14 +15,12 @@ opsd with both rule sets does not report a token twice. `opsd:allow` and gitleak
 from __future__ import annotations
 
 import bisect
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from opsd.secretscan.scanner import Hit
+from opsd.secretscan.scanner import Hit, entropy
 
 ALLOW_MARKERS = ("opsd:allow", "gitleaks:allow")
 
@@ -161,9 +159,3 @@ def _overlaps(hit: Hit, taken: set[tuple[int, int, int]]) -> bool:
     end = hit.column + len(hit.secret)
     return any(line == hit.line and start < end and hit.column < stop
                for line, start, stop in taken)
-
-
-def entropy(value: str) -> float:
-    """Shannon entropy in bits per character (as gitleaks computes it, over code points)."""
-    total = len(value)
-    return -sum(n / total * math.log2(n / total) for n in Counter(value).values())

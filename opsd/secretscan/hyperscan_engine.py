@@ -233,11 +233,6 @@ def width(expression: str) -> int:
     return int(_parser.parse(expression, 0).getwidth()[1])
 
 
-def shortest(expression: str) -> int:
-    """The shortest match of a relaxed expression."""
-    return int(_parser.parse(expression, 0).getwidth()[0])
-
-
 @dataclass(frozen=True)
 class MatcherSpec:
     """One matcher as the engine sees it: its anchor group, pattern and case folding. A search

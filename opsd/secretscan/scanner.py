@@ -379,8 +379,8 @@ def _alnum_classes(value: bytes) -> int:
     return _character_classes(bytes(c for c in value if c in _ALNUM))
 
 
-def entropy(value: bytes) -> float:
-    """Shannon entropy in bits per character."""
+def entropy(value: bytes | str) -> float:
+    """Shannon entropy in bits per character (per code point for `str`, as gitleaks)."""
     if not value:
         return 0.0
     total = len(value)
