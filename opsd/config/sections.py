@@ -31,6 +31,7 @@ from opsd.config.addresses import alert_url, listen_host
 from opsd.config.base import Duration, Section
 from opsd.config.flapping import FlappingConfig
 from opsd.config.plain_http import refuse_token_in_clear
+from opsd.config.reports import ReportsConfig
 from opsd.config.secret import HeaderSecret, Secret
 from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
 
@@ -364,6 +365,7 @@ class Settings(BaseSettings):
     apps: list[AppConfig] = Field(default_factory=list)
     endpoints: list[EndpointConfig] = Field(default_factory=list)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
