@@ -100,6 +100,11 @@ NOTION_RATE = Gauge(
     "opsd's current adaptive Notion request budget, requests/s (notion.rate_limit at most)",
     registry=REGISTRY,
 )
+NOTION_CIRCUIT_OPEN = Gauge(
+    "opsd_notion_circuit_open",
+    "1 while opsd's Notion circuit is open (checks not sent, one probe per backoff step)",
+    registry=REGISTRY,
+)
 
 ALERTS_FIRING = Gauge(
     "opsd_alerts_firing", "Alerts currently firing, by severity", ["severity"], registry=REGISTRY,
@@ -110,7 +115,8 @@ ALERTS_PENDING = Gauge(
 )
 LAST_BACKUP = Gauge(
     "opsd_last_backup_timestamp_seconds",
-    "When maintenance.backup last wrote a backup (0: never)", registry=REGISTRY,
+    "When maintenance.backup last wrote a backup that passed verification (0: never)",
+    registry=REGISTRY,
 )
 NOTIFICATIONS = Counter(
     "opsd_notifications", "Notification delivery attempts by outcome (sent, failed)",
@@ -198,6 +204,11 @@ def observe_notion_budget(paused_until: float | None, rate: float) -> None:
     """The shared Notion budget as this process last saw it."""
     NOTION_PAUSED_UNTIL.set(paused_until or 0.0)
     NOTION_RATE.set(rate)
+
+
+def observe_notion_circuit(is_open: bool) -> None:
+    """The Notion circuit as this process last saw it (`opsd.notion.circuit`)."""
+    NOTION_CIRCUIT_OPEN.set(1 if is_open else 0)
 
 
 def observe_notification(delivered: bool) -> None:

@@ -41,7 +41,7 @@ from opsd.units import describe_schedule
 _ENTRY_KEYS = {
     "name", "kind", "description", "target", "warn", "crit", "direction", "timeout",
     "failure_threshold", "success_threshold", "repeat_interval",
-    "depends_on", "flapping",
+    "depends_on", "flapping", "incident",
 }
 
 

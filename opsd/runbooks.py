@@ -68,7 +68,10 @@ HINTS: dict[str, str] = {
         "Revoke the leaked credential and issue a new one, remove it from the file (and its git "
         "history), update the credential store, then run `opsd scan` again."
     ),
-    "maintenance.backup": "Check that storage.backup_dir exists, is writable and has free space.",
+    "maintenance.backup": (
+        "Check that storage.backup_dir exists, is writable and has free space; `opsd backup "
+        "list` shows the newest verified backup, `opsd backup verify ID` what is wrong with one."
+    ),
     "maintenance.retention": "Check that the history database is writable and the disk not full.",
     "history.trend": "Look at the checks with the lowest OK share with `opsd history CHECK`.",
     "opsd.config": (
@@ -171,6 +174,11 @@ SOURCE_NOT_SHARED_HINT = (
 WHERE_HINT = (
     "Name the properties as the database has them (`opsd schema DATABASE` lists names and "
     "types); for other types or timestamps write a Notion filter instead of where."
+)
+CIRCUIT_OPEN_HINT = (
+    "Notion failed server-side several times in a row, so opsd stopped sending its checks "
+    "and probes GET /v1/users/me with backoff instead. Check https://status.notion.so; "
+    "the checks run again once two probes in a row succeed ([notion.circuit])."
 )
 DEFAULT_HINT = "Run `opsd check {check}` for details and `opsd history {check}` for its trend."
 

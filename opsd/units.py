@@ -8,7 +8,8 @@ from opsd.durations import format_duration
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """`0.123, "seconds"` -> `123 ms`; `0.875, "ratio"` -> `87.5%`; counts as integers."""
+    """`0.123, "seconds"` -> `123 ms`; `0.875, "ratio"` -> `87.5%`; `14.4, "times"` ->
+    `14.4x` (a multiple, e.g. an SLO's burn rate); counts as integers."""
     if value is None:
         return "-"
     if unit in ("seconds", "s"):
@@ -20,6 +21,8 @@ def format_value(value: float | None, unit: str) -> str:
             if abs(value) < 1024 or suffix == "GiB":
                 return f"{value:.0f} {suffix}" if suffix == "B" else f"{value:.1f} {suffix}"
             value /= 1024
+    if unit == "times":
+        return f"{value:.3g}x"
     if unit == "days":
         return f"{value:.1f} d"
     if float(value).is_integer():

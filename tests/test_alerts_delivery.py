@@ -290,7 +290,8 @@ def test_the_runner_observer_applies_per_entry_thresholds(tmp_path, webhook):
     asyncio.run(runner.run(playbook))
     owned.close()
     assert webhook.titles() == [
-        f"[CRITICAL] retention: high: 0 ≥ 0 (critical) — removed 0 runs older than 90d ({_host()})"
+        "[CRITICAL] retention: high: 0 ≥ 0 (critical) — removed 0 runs older than 7d, 0 hourly"
+        f" and 0 daily rollups ({_host()})"
     ]
 
 

@@ -27,8 +27,9 @@ def playbooks_dir(tmp_path: Path) -> Path:
         '[[checks]]\nname = "retention"\nkind = "maintenance.retention"\nwarn = 0\ncrit = 0\n'
     )
     (directory / "unknown.toml").write_text(
-        # A backup into a path under a regular file fails: the check raises -> UNKNOWN.
-        f'[[checks]]\nkind = "maintenance.backup"\ndirectory = "{directory / "good.toml"}/x"\n'
+        # The disk of a path under a regular file cannot be measured: the check raises ->
+        # UNKNOWN. (A failing backup is WARNING or CRITICAL: tests/test_backups.py.)
+        f'[[checks]]\nkind = "maintenance.disk"\npath = "{directory / "good.toml"}/x"\n'
     )
     return directory
 
@@ -64,7 +65,8 @@ def test_check_prints_nagios_line(opsd_cli, config: Path) -> None:
     result = opsd_cli("--config", str(config), "check", "retention", "--playbook", "crit")
     assert result.code == 2
     assert result.out.strip() == (
-        "CRITICAL - high: 0 ≥ 0 (critical) — removed 0 runs older than 90d | 'retention'=0;0;0;0"
+        "CRITICAL - high: 0 ≥ 0 (critical) — removed 0 runs older than 7d, 0 hourly and 0 daily"
+        " rollups | 'retention'=0;0;0;0"
     )
 
 
@@ -161,6 +163,7 @@ def test_format_value_units() -> None:
     assert format_value(2.5, "seconds") == "2.50 s"
     assert format_value(0.875, "ratio") == "87.5%"
     assert format_value(3.0, "count") == "3"
+    assert format_value(14.4, "times") == "14.4x"  # an SLO's burn rate, not a share
     assert format_value(None, "seconds") == "-"
 
 

@@ -181,20 +181,25 @@ def test_metrics_pass_promtool_and_healthz_is_ok(setup, promtool):
 
     def scraped_after_a_run() -> str | None:
         body = httpx.get(f"{url}/metrics", timeout=HANG).text
-        return body if 'opsd_playbook_runs_total{playbook="fast",status="OK"}' in body else None
+        wanted = 'opsd_playbook_runs_total{playbook="fast",status="OK",workspace="opsd"}'
+        return body if wanted in body else None
 
     body = wait_until(scraped_after_a_run, what="a recorded run on /metrics")
     for name in (
-        'opsd_check_status{check="history.trend",kind="history.trend",playbook="fast",target=""}',
-        'opsd_playbook_last_run_timestamp_seconds{playbook="fast"}',
-        'opsd_playbook_next_run_timestamp_seconds{playbook="fast"}',
+        'opsd_check_status{check="history.trend",kind="history.trend",playbook="fast",target="",'
+        'workspace="opsd"}',
+        'opsd_playbook_last_run_timestamp_seconds{playbook="fast",workspace="opsd"}',
+        'opsd_playbook_next_run_timestamp_seconds{playbook="fast",workspace="opsd"}',
         'opsd_build_info{config_hash="',  # then python and version (labels sort by name)
         'opsd_check_state_since_timestamp_seconds{check="history.trend"',
-        'opsd_config_reloads_total{outcome="failure"} 0.0',  # born at 0
+        'opsd_config_reloads_total{outcome="failure",workspace="opsd"} 0.0',  # born at 0
         "python_gc_objects_collected_total",
         "process_resident_memory_bytes",
     ):
         assert name in body
+    # Every series carries the instance's workspace (the config file's stem, opsd.toml).
+    samples = [line for line in body.splitlines() if line and not line.startswith("#")]
+    assert samples and all('workspace="opsd"' in line for line in samples)
     check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
                            text=True, timeout=120)
     assert (check.returncode, check.stdout + check.stderr) == (0, "")
@@ -224,7 +229,7 @@ def test_a_restart_during_a_notion_pause_shows_it_on_metrics_at_once(setup, tmp_
     daemon, notify = setup(notion={"token": SANDBOX_TOKEN, "base_url": base_url})
     notify.wait_for("READY=1")
     body = httpx.get(f"{daemon.metrics_url()}/metrics", timeout=HANG).text
-    gauges = dict(re.findall(r"^(opsd_notion_\w+) (\S+)$", body, re.M))
+    gauges = dict(re.findall(r'^(opsd_notion_\w+)\{workspace="opsd"\} (\S+)$', body, re.M))
     assert float(gauges["opsd_notion_rate_limit_paused_until_timestamp_seconds"]) == (
         pytest.approx(pause.until))
     assert float(gauges["opsd_notion_request_rate_limit"]) == pytest.approx(2.5 * 0.7)
@@ -284,7 +289,7 @@ def test_sighup_with_broken_config_keeps_the_old_one(setup, tmp_path, opsd_cli):
     wait_until(lambda: len(runs(tmp_path / "opsd.db")) > count, what="runs after the failed reload")
     assert httpx.get(f"{url}/healthz", timeout=HANG).status_code == 200
     body = httpx.get(f"{url}/metrics", timeout=HANG).text
-    assert 'opsd_config_reloads_total{outcome="failure"} 1.0' in body
+    assert 'opsd_config_reloads_total{outcome="failure",workspace="opsd"} 1.0' in body
     assert "opsd.config" in open_alert_checks(opsd_cli, tmp_path / "good.toml")
 
     # A valid config with another playbook directory is picked up by the next SIGHUP.
@@ -296,8 +301,8 @@ def test_sighup_with_broken_config_keeps_the_old_one(setup, tmp_path, opsd_cli):
     daemon.wait_log("msg=reloaded")
     wait_until(lambda: runs(tmp_path / "opsd.db", "hourly"), what="the new playbook's catch-up")
     body = httpx.get(f"{url}/metrics", timeout=HANG).text
-    assert 'opsd_playbook_next_run_timestamp_seconds{playbook="hourly"}' in body
-    assert 'opsd_playbook_next_run_timestamp_seconds{playbook="fast"}' not in body
+    assert 'opsd_playbook_next_run_timestamp_seconds{playbook="hourly",workspace="opsd"}' in body
+    assert 'opsd_playbook_next_run_timestamp_seconds{playbook="fast"' not in body
     assert "opsd.config" not in open_alert_checks(opsd_cli, tmp_path / "good.toml")
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0

@@ -305,6 +305,7 @@ def test_config_show_is_toml_with_durations_that_loads_back(cli, make_config, tm
 NO_JSON = {
     "run": "the daemon: it logs (daemon.log_format = \"json\"), it prints no report",
     "sandbox": "a server: it prints where it listens, then serves until stopped",
+    "proxy": "a server: it prints where it listens, then forwards until stopped",
     "demo": "a guided demonstration for people; `run-playbook --json` gives its results",
 }
 

@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from opsd import metrics
+from opsd.proxy import metrics as proxy_metrics  # noqa: F401 (registers opsd proxy's)
+from opsd.reports import slo_metrics  # noqa: F401 (registers the SLO gauges)
 from tests.conftest import REPO
 
 GRAFANA = REPO / "grafana"
@@ -119,10 +121,13 @@ def test_variables_offer_all_and_the_provisioned_datasource_is_current():
     provisioned = PROVISIONED["datasources"][0]
     assert variables["datasource"]["current"]["value"] == provisioned["uid"]
     assert variables["datasource"]["current"]["text"] == provisioned["name"]
-    for name in ("job", "instance"):
+    for name in ("job", "workspace", "instance"):
         assert variables[name]["includeAll"] and variables[name]["multi"], name
         assert variables[name]["current"]["value"] == ["$__all"], name
     assert '$job' in variables["instance"]["definition"]
+    # A fleet: pick workspaces, then their instances (an HA pair is two of one workspace).
+    assert '$workspace' in variables["instance"]["definition"]
+    assert "workspace)" in variables["workspace"]["definition"]
 
 
 def test_no_datasource_uid_is_hard_coded():
@@ -134,6 +139,8 @@ def test_no_datasource_uid_is_hard_coded():
 def test_queries_filter_by_job_and_instance_and_use_the_rate_interval():
     for expr in dashboard_exprs():
         assert 'job=~"$job"' in expr and 'instance=~"$instance"' in expr, expr
+        # Every opsd series has `workspace`; Prometheus' own `up` has not ($instance narrows it).
+        assert expr.startswith("up{") or 'workspace=~"$workspace"' in expr, expr
         assert all(window == "$__rate_interval" for window in _RANGE.findall(expr)), expr
 
 
@@ -154,7 +161,7 @@ def worst_status_panel() -> dict:
 def rendered(expr: str) -> str:
     """A dashboard query as Grafana sends it with every variable at All."""
     return (expr.replace("$job", ".+").replace("$instance", ".+")
-            .replace("$__rate_interval", "2m"))
+            .replace("$workspace", ".*").replace("$__rate_interval", "2m"))
 
 
 def test_dashboard_queries_are_promql_and_worst_status_ranks_critical_over_unknown(

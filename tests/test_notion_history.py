@@ -156,10 +156,12 @@ def record_probe(store: Store, age: float, result: Result) -> None:
 
 def test_availability_per_window_from_the_auth_probes() -> None:
     store = Store.memory()
-    ok = Result(Status.OK, "authenticated", details={"authenticated": True})
+    # As notion.auth records them: an authenticated probe has its latency as value (the
+    # count of values is the count of authenticated probes, in rollups too).
+    ok = Result(Status.OK, "authenticated", value=0.2, details={"authenticated": True})
     refused = Result(Status.CRITICAL, "token invalid", details={"authenticated": False})
     timed_out = Result(Status.CRITICAL, "timed out after 20s")  # the runner's, no details
-    slow_but_in = Result(Status.CRITICAL, "slow", details={"authenticated": True})
+    slow_but_in = Result(Status.CRITICAL, "slow", value=2.5, details={"authenticated": True})
     for age in range(1, 24):
         record_probe(store, age * HOUR, ok)
     record_probe(store, 23.5 * HOUR, slow_but_in)

@@ -134,9 +134,10 @@ def test_a_backup_is_private_and_holds_no_secret(tmp_path: Path, value: int) -> 
     assert details["config"] is True
     backups = tmp_path / "backups"
     (target,) = backups.iterdir()
-    assert sorted(p.name for p in target.iterdir()) == ["opsd.db", "opsd.toml"]
+    assert sorted(p.name for p in target.iterdir()) == ["opsd.db", "opsd.toml", "verified.json"]
     assert mode(backups) == mode(target) == 0o700
-    assert {p.name: mode(p) for p in target.iterdir()} == {"opsd.db": 0o600, "opsd.toml": 0o600}
+    assert {p.name: mode(p) for p in target.iterdir()} == {
+        "opsd.db": 0o600, "opsd.toml": 0o600, "verified.json": 0o600}
     for name, secret in SECRETS.items():
         assert leaked_in_tree(backups, secret) == {}, name
     copy = (target / "opsd.toml").read_text()

@@ -251,7 +251,8 @@ def test_malformed_id_invalid_json_and_unknown_path(sandbox):
                           headers={"Authorization": f"Bearer {SANDBOX_TOKEN}",
                                    "Notion-Version": NEW})
     assert_error(response, 400, "invalid_json")
-    assert_error(call(sandbox, "GET", "/v1/blocks/abc/children"), 400, "invalid_request_url")
+    assert_error(call(sandbox, "GET", "/v1/blocks/abc/children"), 400, "validation_error")
+    assert_error(call(sandbox, "GET", "/v1/comments"), 400, "invalid_request_url")
 
 
 @pytest.mark.parametrize(("status", "code"), [

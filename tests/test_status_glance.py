@@ -97,8 +97,9 @@ def opsd(tmp_path: Path, make_config, playbooks_dir: Path, monkeypatch, capsys
     for name in ("OPSD_CONFIG", "NOTION_API_TOKEN", "CREDENTIALS_DIRECTORY", "CACHE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".cache"))
+    # Raw results kept 90 days: `opsd history --since 60d` lists them (not rollups).
     config = make_config(scheduler={"playbooks_dir": str(playbooks_dir),
-                                    "timezone": "Europe/Berlin"})
+                                    "timezone": "Europe/Berlin"}, storage={"retention": "90d"})
     store = Store.open(tmp_path / "opsd.db")
     seed(store)
     store.close()

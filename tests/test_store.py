@@ -13,7 +13,8 @@ import sqlite_utils
 from opsd.results import Result, Status
 from opsd.store import Store
 from opsd.store import database as store_module
-from opsd.store.runs import history, last_runs, latest_results, prune, record_run
+from opsd.store.rollups import prune, roll_up
+from opsd.store.runs import history, last_runs, latest_results, record_run
 from opsd.store.state import get_state, set_state
 
 
@@ -124,7 +125,8 @@ def test_prune_and_backup(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "opsd.db")
     for t in (100.0, 200.0, 300.0):
         record_run(store, "r", [result("a", started_at=t)], started_at=t, finished_at=t)
-    assert prune(store, before=250.0) == 2
+    roll_up(store, now=10_000.0)  # raw results go only once rolled up
+    assert prune(store, 10_000.0, raw=9_750.0, hourly=10_000.0, daily=10_000.0).runs == 2
     assert [r.started_at for r in history(store, check="a")] == [300.0]
     store.backup(tmp_path / "copy" / "opsd.db")
     copy = Store.open(tmp_path / "copy" / "opsd.db")

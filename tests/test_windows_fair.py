@@ -35,8 +35,10 @@ def run_entry(entry: dict, store: Store) -> list[Result]:
 
 def probe(store: Store, age: float, ok: bool) -> None:
     at = NOW - age
+    # As notion.auth records it: an authenticated probe's value is its latency.
     result = Result(Status.OK if ok else Status.CRITICAL, "auth", check="notion.auth",
-                    kind="notion.auth", started_at=at, details={"authenticated": ok})
+                    kind="notion.auth", started_at=at, value=0.2 if ok else None,
+                    details={"authenticated": ok})
     record_run(store, "realtime", [result], started_at=at, finished_at=at)
 
 

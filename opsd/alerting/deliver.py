@@ -7,12 +7,18 @@ these per batch (an outbox pass, an enqueue, `opsd alerts test`) and exchanges o
 object per line over its stdin and stdout:
 
     {"parse": ["critical=json://…", …]}  ->  {"destinations": [{"url", "tags", "label", …}]}
-    {"send": "json://…", "title", "body", "notify_type", "timeout", "headers": {…}}
+    {"send": "json://…", "title", "body", "notify_type", "timeout", "headers": {…},
+     "body_format": "markdown" | "html", "text": null | "…", "attachments": ["/path", …]}
         ->  {"error": null | "…", "permanent": bool}
 
 `headers` go out as HTTP headers where the URL's scheme takes custom ones (`json://`,
 `form://`, `xml://` and their `s` variants, as `+Name=value` query arguments): the outbox's
 `X-Opsd-Message-Id` and `X-Opsd-Resent`, by which a receiver drops a duplicate.
+
+Alerts are Markdown. A report (`opsd.reports.delivery`) sends HTML to e-mail URLs with its
+own plain-text rendering as the `text/plain` part (`opsd.alerting.plain_alternative`), or
+that text alone where the URL asks for plain mail (`?format=text`), and attaches files (its
+charts: shown in place where the HTML names them `cid:<file name>`).
 
 A failure is permanent when retrying cannot help: Apprise does not understand the URL, or a
 webhook answered 400, 401, 403 or 404.
@@ -40,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opsd.alerting import parent_death
+from opsd.alerting.plain_alternative import plain_alternative
 from opsd.config.addresses import TAGGED_ENTRY
 from opsd.exception_text import describe_exception
 from opsd.redact import redact_secret
@@ -110,10 +117,13 @@ def with_headers(url: str, headers: Mapping[str, str]) -> str:
 
 def send(
     url: str, title: str, body: str, notify_type: str, timeout: float,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None, body_format: str = "markdown",
+    text: str | None = None, attachments: Sequence[str] = (),
 ) -> tuple[str | None, bool]:
     """Send one message to one URL (with `headers`, where its scheme takes them): (None,
-    False) on SUCCESS, else (what went wrong in one line, whether the failure is permanent)."""
+    False) on SUCCESS, else (what went wrong in one line, whether the failure is permanent).
+
+    An HTML `body` with its plain-text rendering `text` goes to e-mail as both parts."""
     import apprise
 
     # A fresh service object per message: Apprise throttles repeat sends on one object.
@@ -124,13 +134,19 @@ def send(
         # Apprise gives up reading the answer after 4 s by default, and a receiver that took
         # the message but answered later would get it again unmarked: wait `alerts.timeout`.
         service.socket_read_timeout = timeout
+    if body_format == "html" and text is not None:
+        if service.resolve_format(apprise.NotifyFormat.HTML) != apprise.NotifyFormat.HTML:
+            body, body_format = text, "text"  # plain mail asked for: the text as written
+        elif attachments and hasattr(service, "inline"):
+            service.inline = True  # charts in place (`cid:`), not as downloads
     sender = apprise.Apprise()
     sender.add(service)
-    with sender.notify(
+    with plain_alternative(text), sender.notify(
         body=body,
         title=title,
         notify_type=notify_type,
-        body_format=apprise.NotifyFormat.MARKDOWN,
+        body_format=apprise.NotifyFormat(body_format),
+        attach=list(attachments) or None,
         timeout=timeout,
     ) as result:
         if result:
@@ -147,7 +163,8 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     try:
         error, permanent = send(request["send"], request["title"], request["body"],
                                 request["notify_type"], request["timeout"],
-                                request.get("headers"))
+                                request.get("headers"), request.get("body_format", "markdown"),
+                                request.get("text"), request.get("attachments") or ())
     except Exception as exc:  # a plugin's bug fails this message, not the batch
         error, permanent = " ".join(describe_exception(exc).split()), False
     return {"error": error, "permanent": permanent}

@@ -95,6 +95,14 @@ class Policy:
             return None if self.unknown_as == "ignore" else Status(self.unknown_as)
         return status
 
+    def judge(self, result: Result) -> Status | None:
+        """`severity_of` the result's status; None also for a check not sent because opsd's
+        Notion circuit is open (`details.circuit_open`): the alert stays as it stands, so a
+        Notion outage stays the one message it already is (`opsd.notion.circuit`)."""
+        if result.details.get("circuit_open"):
+            return None
+        return self.severity_of(result.status)
+
 
 @dataclasses.dataclass(frozen=True)
 class Alert:
@@ -174,7 +182,7 @@ def evaluate(
     alert: Alert, result: Result, now: float, policy: Policy, silenced_by: str | None = None
 ) -> tuple[Alert, list[AlertEvent]]:
     """Apply one result to an alert: the new state and the events it causes."""
-    severity = policy.severity_of(result.status)
+    severity = policy.judge(result)
     if severity is None:
         return tick(alert, now, silenced_by)
     alert = dataclasses.replace(

@@ -25,13 +25,17 @@ _NOTIFY_TYPES = {Status.CRITICAL: "failure", Status.WARNING: "warning"}
 @dataclasses.dataclass(frozen=True)
 class Message:
     """One message: what receivers read, the alert events it tells about, and the HTTP
-    headers it carries where its URL takes custom headers (name, value)."""
+    headers it carries where its URL takes custom headers (name, value). Alerts are Markdown;
+    a report sends e-mail an HTML `body` with its plain-text rendering (`text`) and files."""
 
     title: str
     body: str
     notify_type: str
     event_ids: tuple[int, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    body_format: str = "markdown"
+    text: str | None = None
+    attachments: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

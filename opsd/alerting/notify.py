@@ -33,6 +33,10 @@ itself is looked up in the config at send time.
 
 Apprise itself runs in a short-lived child process (`opsd.alerting.deliver`), one per batch:
 it would add 26 MB to the daemon for good. Messages are composed in `opsd.alerting.messages`.
+
+Alertmanager peers (`[alerts.alertmanager] urls`) get rows of their own in the same outbox,
+one per event and peer, holding the alerts to post as JSON; the drain posts them with httpx
+(`opsd.alerting.alertmanager`), not through Apprise.
 """
 
 from __future__ import annotations
@@ -45,15 +49,16 @@ import os
 import select
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsd import processes
-from opsd.alerting import uncertain
+from opsd.alerting import alertmanager, uncertain
 from opsd.alerting.deliver import UNKNOWN_URL, entry_key
-from opsd.alerting.engine import AlertEvent, EventType
-from opsd.alerting.messages import Message, Origin, compose, routing_tags
+from opsd.alerting.destinations import Destination, PermanentFailure, Send
+from opsd.alerting.engine import AlertEvent
+from opsd.alerting.messages import Message, Origin, compose
 from opsd.config import Settings
 from opsd.durations import format_duration
 from opsd.errors import OpsdError
@@ -67,43 +72,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 30.0
-# Tags on a URL that receive every message, as in Apprise.
-_MATCH_EVERYTHING = frozenset({"all", "always"})
 # Seconds the delivery child may take to start and parse the URLs; a send gets its timeout
 # plus the margin.
 PARSE_TIMEOUT = 60.0
 ANSWER_MARGIN = 30.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Destination:
-    """One entry of `alerts.urls`. `url` is secret: show `label`, store `key`."""
-
-    url: str = dataclasses.field(repr=False)
-    tags: frozenset[str]
-    label: str
-    key: str
-    valid: bool = True
-
-    def receives(self, tags: set[str]) -> bool:
-        """Untagged URLs get everything; tagged ones what carries one of their tags."""
-        return not self.tags or bool(self.tags & (tags | _MATCH_EVERYTHING))
-
-    def receives_event(self, event: AlertEvent) -> bool:
-        """`receives` the event's routing tags; an ESCALATION only where a URL has its tag."""
-        if event.type is EventType.ESCALATION:
-            return bool(self.tags & routing_tags(event))
-        return self.receives(routing_tags(event))
-
-
-class PermanentFailure(str):
-    """Why a message was not delivered, when retrying cannot help (an unknown URL scheme, a
-    webhook answering 400/401/403/404): the row is given up at once."""
-
-
-Send = Callable[[Destination, Message, float], str | None]
-"""(destination, message, timeout) -> None when delivered, else the reason it was not (a
-`PermanentFailure` when no retry can fix it)."""
 
 
 @dataclasses.dataclass
@@ -169,7 +141,8 @@ class AppriseWorker:
             return PermanentFailure(UNKNOWN_URL)
         request = {"send": destination.url, "title": message.title, "body": message.body,
                    "notify_type": message.notify_type, "timeout": timeout,
-                   "headers": dict(message.headers)}
+                   "headers": dict(message.headers), "body_format": message.body_format,
+                   "text": message.text, "attachments": list(message.attachments)}
         try:
             reply = self._ask(request, timeout + ANSWER_MARGIN)
         except WorkerError as exc:
@@ -261,7 +234,7 @@ def outbox_rows_for(
                 settings.redact(message.title), settings.redact(message.body),
                 message.event_ids,
             ))
-    return rows
+    return rows + alertmanager.outbox_rows(settings, deliverable)  # one row per peer
 
 
 def enqueue(
@@ -277,7 +250,9 @@ def enqueue(
     `alerts.urls`, parsed here when not given, which starts the delivery child: never inside
     a transaction (it would hold the write lock for as long as the child takes, and a kill
     then would leave it running), so a caller in one must parse them beforehand."""
-    if not any(e.deliver for e in events) or not settings.alerts.urls:
+    if not any(e.deliver for e in events) or not (
+        settings.alerts.urls or alertmanager.active(settings)
+    ):
         return 0
     if targets is None:
         if store.conn.in_transaction:
@@ -315,7 +290,8 @@ def drain(
 
         metrics.observe_abandoned("expired", sum(expired.values()))
     with AppriseWorker(settings.alerts.plugin_paths) as worker:
-        return _send_due(settings, store, now, worker, send or worker.send)
+        routed = alertmanager.routed(settings, now, send or worker.send)  # peers: httpx
+        return _send_due(settings, store, now, worker, routed)
 
 
 def _send_due(
@@ -342,7 +318,7 @@ def _send_due(
                       error=str(exc))
                 store.run(outbox.release, row["id"])
                 return drained
-            by_key = {d.key: d for d in targets}
+            by_key = {d.key: d for d in [*targets, *alertmanager.destinations(settings)]}
             legacy = _legacy_keys(settings, targets)
         destination = by_key.get(row["url_key"])
         if destination is None and row["url_key"] in legacy:
@@ -405,6 +381,8 @@ def _as_sent(row: dict[str, Any], lost: int, settings: Settings) -> Message:
     """A row's message as its receiver gets it: a note on messages lost before it, and its
     outbox id, by which a receiver can drop a duplicate (in a footer and a header; marked as
     a possible repeat when an earlier attempt's outcome is unknown)."""
+    if alertmanager.is_peer_key(row["url_key"]):
+        return alertmanager.as_sent(row)  # JSON for the peer's API: sent as queued
     notes = []
     if lost:
         notes.append(f"_{lost} earlier message{'s' if lost > 1 else ''} to this receiver "

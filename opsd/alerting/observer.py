@@ -20,6 +20,7 @@ from opsd.alerting.flapping import FlapPolicy, hold, judge
 from opsd.alerting.messages import Origin
 from opsd.alerting.notify import Destination, Send, destinations, drain, enqueue
 from opsd.alerting.silences import Silencer, silencer
+from opsd.incidents.opening import open_for_events
 from opsd.results import Result, RunReport, Status
 from opsd.store import Store, alerts, outbox, runs, state
 
@@ -93,7 +94,7 @@ def transition(
             )
             alert, new = _escalated(settings, alert, new, now, silenced)
             alert, new = judge(
-                before, alert, new, policy.severity_of(result.status), now,
+                before, alert, new, policy.judge(result), now,
                 FlapPolicy.from_config(settings.alerts, spec), muted or alert.suppressed_by,
                 result.summary,
             )
@@ -111,6 +112,7 @@ def transition(
                 alerts.save_alert(store, ticked)
             events += new
         events = alerts.record_events(store, holds.name_held(events))
+        open_for_events(store, events, specs, now)  # an `incident = true` alert opens one
         enqueue(store, settings, events, origin, now, targets)
     if publish:
         publish_metrics(store)

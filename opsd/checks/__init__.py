@@ -30,7 +30,7 @@ KIND_MODULES: dict[str, str] = {
     "cache.ttl_review": "opsd.checks.cache",
     "history.trend": "opsd.checks.maintenance",
     "http.endpoint": "opsd.checks.http",
-    "maintenance.backup": "opsd.checks.maintenance",
+    "maintenance.backup": "opsd.checks.backup",
     "maintenance.disk": "opsd.checks.maintenance",
     "maintenance.retention": "opsd.checks.maintenance",
     "notion.access": "opsd.checks.notion",
@@ -42,10 +42,14 @@ KIND_MODULES: dict[str, str] = {
     "notion.error_rate": "opsd.checks.notion_history",
     "notion.latency": "opsd.checks.notion_pages",
     "notion.rate_limit": "opsd.checks.notion_history",
+    "notion.request_limits": "opsd.checks.notion_traffic",
+    "notion.retry_tax": "opsd.checks.notion_traffic",
     "notion.schema": "opsd.checks.notion_schema",
     "notion.status_page": "opsd.checks.notion_status",
     "notion.token_format": "opsd.checks.notion",
+    "report": "opsd.checks.report",
     "secrets.scan": "opsd.checks.secrets",
+    "slo.burn_rate": "opsd.checks.slo",
 }
 """Every built-in kind and its module (a test keeps this true to the modules' @check)."""
 

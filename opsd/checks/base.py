@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from opsd.config.base import Duration
 from opsd.config.flapping import FlappingOverride
@@ -58,6 +58,11 @@ class CheckSpec(BaseModel, Generic[P]):
     )
     flapping: FlappingOverride | None = Field(
         None, description="Keys of [alerts.flapping] for this entry's alert."
+    )
+    incident: StrictBool | None = Field(
+        None,
+        description="Open an incident when this entry's alert fires (default: the kind's, "
+                    "see opsd.incidents.opening).",
     )
     # The default is for entries built without parameters: mypy cannot check a NoParams
     # default against every P, and the parser always sets `params` to the kind's model.

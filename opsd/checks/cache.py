@@ -11,9 +11,10 @@ from opsd.config.base import Duration
 from opsd.counters import Interval, Sample, advance, enough_traffic, judge_ratio
 from opsd.durations import format_duration
 from opsd.errors import CheckError
+from opsd.reports.rollups import merge
 from opsd.results import Result, Status
 from opsd.sources import REDIS_DEFAULTS, display_url, each_target, read
-from opsd.store import runs
+from opsd.store import rollups, runs
 
 if TYPE_CHECKING:
     from opsd.config import CacheConfig
@@ -77,11 +78,20 @@ class TtlReviewParams(Params):
        description="Monthly: recommend a longer TTL for caches whose hit rate stayed low")
 async def ttl_review(spec: CheckSpec[TtlReviewParams], ctx: Context) -> list[Result]:
     """Per cache: the window's hit rate from stored `cache.hit_rate` results; below `warn`,
-    recommend TTL = min(current x 2, 3600 s)."""
+    recommend TTL = min(current x 2, 3600 s). Over a window the raw results cover
+    (`storage.retention`), hits over lookups; over a longer one, from the rollups, the mean
+    of the sampled ratios (rollups keep no lookup counts)."""
     window = spec.params.window
-    since = ctx.now() - window
+    now = ctx.now()
+    since = now - window
 
     async def probe(cache: CacheConfig) -> Result:
+        if window > ctx.settings.storage.retention:
+            found = await ctx.store.call(rollups.status_counts, kinds=["cache.hit_rate"],
+                                         target=cache.name, since=since, until=now)
+            counts = merge(found.values())
+            return advise_ttl(counts.value_avg, counts.value_count, cache.ttl_seconds,
+                              spec.thresholds.warn, window)
         samples = await ctx.store.call(
             runs.history, kind="cache.hit_rate", target=cache.name, since=since
         )
@@ -95,15 +105,24 @@ def review_ttl(
 ) -> Result:
     """The TTL review of one cache from its hit-rate results over `window` (pure)."""
     judged = [r for r in samples if r.value is not None and r.status is not Status.UNKNOWN]
+    rate = _window_rate(judged) if judged else None
+    return advise_ttl(rate, len(judged), ttl_seconds, warn, window)
+
+
+def advise_ttl(
+    window_rate: float | None, samples: int, ttl_seconds: float | None, warn: float | None,
+    window: float,
+) -> Result:
+    """The TTL review of one cache from its hit rate over `window` and the samples it came
+    from (pure)."""
     span = format_duration(window)
-    if not judged:
+    if window_rate is None or not samples:
         return Result(Status.SKIPPED, f"no judged hit-rate samples in the last {span}")
-    window_rate = _window_rate(judged)
     details = {
-        "window_seconds": window, "samples": len(judged), "window_hit_rate": window_rate,
+        "window_seconds": window, "samples": samples, "window_hit_rate": window_rate,
         "current_ttl_seconds": ttl_seconds, "recommended_ttl_seconds": None,
     }
-    summary = f"{window_rate:.1%} hit rate over {span} ({len(judged)} samples)"
+    summary = f"{window_rate:.1%} hit rate over {span} ({samples} samples)"
     if warn is None or window_rate > warn:
         return Result(Status.OK, f"{summary}: TTL fine", value=window_rate, details=details)
     if ttl_seconds is None:

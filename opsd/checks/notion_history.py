@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from opsd.checks.base import CheckSpec, Params, check
+from opsd.checks.notion_traffic import SOURCE_FIELD_DESCRIPTION, TrafficSource, select
 from opsd.config.base import Duration
 from opsd.durations import format_duration
+from opsd.reports.rollups import merge
 from opsd.results import Result, Status, skipped
-from opsd.store import requests, runs
+from opsd.store import requests, rollups
 
 if TYPE_CHECKING:
     from opsd.context import Context
@@ -23,6 +25,7 @@ class WindowParams(Params):
     min_samples: int = Field(
         10, ge=1, description="Fewer requests than this in the window: SKIPPED, not judged."
     )
+    source: TrafficSource = Field("opsd", description=SOURCE_FIELD_DESCRIPTION)
 
 
 def too_few(count: int, noun: str, span: str, min_samples: int, **kw: str) -> Result | None:
@@ -33,10 +36,12 @@ def too_few(count: int, noun: str, span: str, min_samples: int, **kw: str) -> Re
 
 
 async def requests_in_window(
-    spec: CheckSpec[WindowParams], ctx: Context, start: float, purpose: str | None = None
+    spec: CheckSpec[WindowParams], ctx: Context, start: float, checks_only: bool = False
 ) -> list[dict[str, Any]] | Result:
-    """The request-log rows since `start`, or SKIPPED when there are none or too few."""
-    rows = await ctx.store.call(requests.request_rows, start, purpose=purpose)
+    """The request-log rows of `source` since `start` (of opsd's, only its checks' with
+    `checks_only`), or SKIPPED when there are none or too few."""
+    rows = select(await ctx.store.call(requests.request_rows, start), spec.params.source,
+                  checks_only=checks_only)
     span = format_duration(spec.params.window)
     if not rows:
         return skipped(f"no Notion requests recorded in the last {span}")
@@ -109,7 +114,7 @@ def request_failed(row: dict[str, Any]) -> bool:
 async def error_rate(spec: CheckSpec[WindowParams], ctx: Context) -> Result:
     """Value = failed / all requests of the checks (token probes of the scanner excluded)."""
     end = ctx.now()
-    rows = await requests_in_window(spec, ctx, end - spec.params.window, purpose="check")
+    rows = await requests_in_window(spec, ctx, end - spec.params.window, checks_only=True)
     if isinstance(rows, Result):
         return rows
     span = format_duration(spec.params.window)
@@ -149,7 +154,7 @@ async def availability(spec: CheckSpec[AvailabilityParams], ctx: Context) -> lis
     results = []
     for window in spec.params.windows:
         label = format_duration(window)
-        total, good = await ctx.store.call(runs.auth_probe_counts, now - window)
+        total, good = await auth_probes(ctx, now - window, now)
         if not total:
             results.append(skipped(f"no notion.auth probes in the last {label}", target=label))
             continue
@@ -167,3 +172,12 @@ async def availability(spec: CheckSpec[AvailabilityParams], ctx: Context) -> lis
     return results
 
 
+async def auth_probes(ctx: Context, since: float, until: float) -> tuple[int, int]:
+    """(judged, authenticated) `notion.auth` probes in [since, until), from the rollups where
+    raw results are gone: an authenticated probe is one with a value (its latency; a failed
+    probe has none), so the value count is the authenticated count, whatever status the
+    latency thresholds gave it."""
+    found = await ctx.store.call(rollups.status_counts, kinds=["notion.auth"], since=since,
+                                 until=until)
+    counts = merge(found.values())
+    return counts.judged, counts.value_count

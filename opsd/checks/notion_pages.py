@@ -22,6 +22,8 @@ from opsd.checks.notion import (
     not_configured,
     source_target,
 )
+from opsd.checks.notion_traffic import TrafficSource, recorded_latency
+from opsd.config.base import Duration
 from opsd.errors import CheckError
 from opsd.notion.errors import NotionError
 from opsd.notion.filters import Scalar, WhereError, build_filter
@@ -46,6 +48,11 @@ def percentile(values: list[float], share: float) -> float:
 
 class LatencyParams(Params):
     samples: int = Field(5, ge=1, le=50, description="Timed queries per database.")
+    source: TrafficSource = Field(
+        "opsd", description="opsd: time queries now (per database); integration or all: "
+        "p95 of the recorded requests (opsd proxy) of the last `window`.")
+    window: Duration = Field(3600.0, gt=0, description="With source integration or all: how "
+                             "far back to look.")
 
 
 @check("notion.latency", params=LatencyParams, unit="seconds", warn=0.5, crit=2.0,
@@ -53,8 +60,11 @@ class LatencyParams(Params):
 async def latency(spec: CheckSpec[LatencyParams], ctx: Context) -> list[Result]:
     """Times `samples` one-page queries per data source, one after another; value = p95.
 
-    One result per database, or per data source (`db/source`) when it has several.
+    One result per database, or per data source (`db/source`) when it has several. With
+    `source = "integration"` or `"all"`: one result, the recorded requests' p95 instead.
     """
+    if spec.params.source != "opsd":
+        return [await recorded_latency(ctx, spec.params.source, spec.params.window)]
 
     async def one(svc: NotionService, db: DatabaseConfig, deadline: float) -> list[Result]:
         try:

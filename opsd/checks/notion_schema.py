@@ -205,7 +205,8 @@ async def record_and_judge(
     await ctx.store.call(schemas.record_schema, database_id=db.id, source_id=key,
                          source_name=source.name, properties=schema_to_json(source.schema),
                          now=now)
-    await ctx.store.call(schemas.prune_schemas, now - ctx.settings.storage.retention)
+    # A few rows per change, kept like the hourly rollups (raw results go after a week).
+    await ctx.store.call(schemas.prune_schemas, now - ctx.settings.storage.retention_hourly)
     return result
 
 

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("run-playbook", help="run a playbook now and print its results")
     p.add_argument("name", help="playbook name (see `opsd playbooks`)")
+    p.add_argument("--reason", metavar="TEXT",
+                   help="why (emergency only: it opens or joins an incident; other "
+                        "playbooks refuse it)")
     _json(p)
     _handler(p, "opsd.cli.core:cmd_run_playbook")
 
@@ -178,6 +181,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="store_true", help="end the acknowledgement")
     _json(p)
     _handler(p, "opsd.cli.ack:cmd_ack")
+
+    incident = verbs.add_parser("incident", help="incidents: list, show a timeline, note, close")
+    incident_verbs = incident.add_subparsers(dest="incident_verb", metavar="ACTION",
+                                             required=True, parser_class=_Parser)
+    p = incident_verbs.add_parser("list", help="incidents, newest first, with time to resolve")
+    _json(p)
+    _handler(p, "opsd.cli.incident:cmd_incident_list")
+    p = incident_verbs.add_parser("show", help="an incident and its timeline")
+    p.add_argument("id", help="incident id (from `opsd incident list`)")
+    _json(p)
+    _handler(p, "opsd.cli.incident:cmd_incident_show")
+    p = incident_verbs.add_parser("note", help="add a note to an incident's timeline")
+    p.add_argument("id", help="incident id")
+    p.add_argument("text", nargs="+", help="the note")
+    _json(p)
+    _handler(p, "opsd.cli.incident:cmd_incident_note")
+    p = incident_verbs.add_parser("close", help="close an incident (records time to resolve)")
+    p.add_argument("id", help="incident id")
+    p.add_argument("--resolution", metavar="TEXT", help="what fixed it")
+    _json(p)
+    _handler(p, "opsd.cli.incident:cmd_incident_close")
+
+    backup = verbs.add_parser("backup", help="list, verify or restore backups of the history")
+    backup_verbs = backup.add_subparsers(dest="backup_verb", metavar="ACTION", required=True,
+                                         parser_class=_Parser)
+    p = backup_verbs.add_parser("list", help="every backup, newest first")
+    _json(p)
+    _handler(p, "opsd.cli.backup:cmd_backup_list")
+    p = backup_verbs.add_parser("verify", help="integrity_check a backup and open its schema")
+    p.add_argument("id", nargs="?", metavar="ID", help="backup id (default: the newest)")
+    _json(p)
+    _handler(p, "opsd.cli.backup:cmd_backup_verify")
+    p = backup_verbs.add_parser("restore", help="put a verified backup in place of the history "
+                                "(daemon stopped; the current database is kept aside)")
+    p.add_argument("id", metavar="ID", help="backup id (see `opsd backup list`)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _json(p)
+    _handler(p, "opsd.cli.backup:cmd_backup_restore")
+    for p in backup_verbs.choices.values():
+        p.add_argument("--dir", metavar="PATH", help="backup directory (default: "
+                       "storage.backup_dir)")
+
+    p = verbs.add_parser("slo", help="SLOs: attainment, error budget left, burn-rate alerts")
+    _json(p)
+    _handler(p, "opsd.cli.slo:cmd_slo")
+
+    p = verbs.add_parser("report", help="the daily, weekly or monthly report; --send, --notion")
+    p.add_argument("period", choices=("daily", "weekly", "monthly"),
+                   help="the current day, ISO week or month so far (--previous: the last "
+                        "complete one)")
+    p.add_argument("--format", choices=("markdown", "html", "json"), default="markdown",
+                   help="what to print (default markdown)")
+    p.add_argument("--previous", action="store_true", help="the last complete period")
+    p.add_argument("--send", action="store_true",
+                   help="send it to the alerts.urls tagged `report` (e-mail: HTML)")
+    p.add_argument("--notion", action="store_true",
+                   help="write it as the period's page in [reports] notion_database")
+    _json(p)
+    _handler(p, "opsd.cli.reports:cmd_report")
+
+    p = verbs.add_parser("proxy", help="forward the integration's Notion requests through "
+                                       "one rate budget, recording each")
+    _handler(p, "opsd.cli.proxy:cmd_proxy")
 
     p = verbs.add_parser("sandbox", help="serve a local Notion API for demos and tests")
     p.add_argument("--host", default="127.0.0.1")

@@ -36,6 +36,11 @@ def run_async(app: App, coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def cmd_run_playbook(args: argparse.Namespace) -> int:
+    from opsd.cli import emergency  # the emergency run opens an incident (opsd.incidents)
+
+    emergency.check_reason(args)
+    if args.name == emergency.EMERGENCY:
+        return emergency.cmd_emergency(args)
     app = open_app(args)
     playbook = app.playbooks.get(args.name)
     replay_app(app)  # runs a crash kept from the alert engine go first

@@ -97,6 +97,23 @@ def demo_config(
         f'url = "{sandbox_url}/__sandbox/stats"',
         'json_field = "requests_total"',
         "",
+        "# The seeds' KPIs as SLOs: `opsd slo` and the realtime playbook's slo.burn_rate.",
+        "[[slos]]",
+        'name = "notion-availability"',
+        'checks = "notion.auth"',
+        "objective = 0.999",
+        "",
+        "[[slos]]",
+        'name = "notion-query-latency"',
+        'checks = "notion.latency"',
+        "threshold = 1.0",
+        "objective = 0.99",
+        "",
+        "[[slos]]",
+        'name = "endpoint-uptime"',
+        'checks = "http.endpoint"',
+        "objective = 0.999",
+        "",
     ]
     for database in WORKSPACE_SPEC:
         lines += _database_lines(database)

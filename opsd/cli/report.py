@@ -16,15 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from opsd.cli import glance, output
+from opsd.cli import circuit_status, glance, history_tiers, output
+from opsd.cli.incident_line import open_incident as incident_line_of
 from opsd.cli.suggest import did_you_mean
 from opsd.cli.view import View, load_kinds, load_view
 from opsd.config.paths import resolve_config_path
 from opsd.config.writable import storage_path_problems
 from opsd.durations import parse_duration
 from opsd.errors import ConfigError, PlaybookError, UsageError
+from opsd.notion.circuit import state_json
 from opsd.results import worst
-from opsd.store import CLI_BUSY_TIMEOUT, Store, runs
+from opsd.store import CLI_BUSY_TIMEOUT, Store, rollups, runs
 from opsd.store.owner import StoreThread
 
 P = ParamSpec("P")
@@ -59,13 +61,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     shown = [row for row in rows if args.playbook in (None, row.playbook)
              and (row.failing or not args.failing)]
     tz = zoneinfo.ZoneInfo(view.timezone)
+    circuit = query(view, circuit_status.stored_circuit)
+    incident_line, incident = query(view, incident_line_of, now, view.timezone)  # it leads
     if args.json:
         output.print_json({
             "status": worst(row.result.status for row in shown).value,
             "stale": any(row.stale for row in shown),
             "results": [glance.row_json(row, now, tz) for row in shown],
+            "notion_circuit": state_json(circuit),
+            "incident": incident,
         })
-    elif shown:
+        return glance.exit_code(shown)
+    if incident_line:
+        print(incident_line)
+    line = circuit_status.circuit_line(circuit, view.timezone)
+    if line is not None:
+        print(line)
+    if shown:
         output.table([glance.status_table_row(row, now, tz) for row in shown],
                      glance.STATUS_HEADERS)
     elif args.failing and rows:
@@ -84,30 +96,25 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise UsageError(f"--since: {exc}") from None
     now = time.time()
     since = now - window
+    tier = history_tiers.tier_for(view, window)
+    if tier != "raw":
+        return _rollup_history(args, view, tier, since, now)
     series, results = query(view, glance.history_of, view, args.check, since=since, now=now,
                             playbook=args.playbook, target=args.target)
     ever = series or results or query(view, runs.history, check=args.check, limit=1)
     if not ever and (view.playbook_problems or not view.has_check(args.check)):
-        raise UsageError(f"unknown check {args.check!r}: no results and no playbook entry"
-                         + did_you_mean(args.check, view.check_names()))
+        raise _unknown_check(view, args.check)
     if args.failing:
         series = [row for row in series if row.failing]
         results = [(name, r) for name, r in results if r.status not in glance.NOT_FAILING]
     tz = zoneinfo.ZoneInfo(view.timezone)
     if args.json:
-        output.print_json({"check": args.check, "since": since,
+        output.print_json({"check": args.check, "since": since, "tier": tier,
                            "series": [glance.row_json(row, now, tz) for row in series],
                            "results": [{**r.to_dict(), "playbook": name} for name, r in results]})
         return 0
-    if series:
-        output.table([glance.series_table_row(row, now, tz) for row in series],
-                     glance.SERIES_HEADERS)
-    if not results:
-        failing = "failing " if args.failing else ""
-        print(f"no {failing}results for {args.check} in the last {args.since}")
+    if not _series_heading(args, series, bool(results), now, tz):
         return 0
-    if series:
-        print()
     rows = [
         (output.format_time(r.started_at, tz), name, str(r.status), r.target or "-",
          output.format_value(r.value, r.unit), r.summary)
@@ -115,6 +122,55 @@ def cmd_history(args: argparse.Namespace) -> int:
     ]
     output.table(rows, ("TIME", "PLAYBOOK", "STATUS", "TARGET", "VALUE", "SUMMARY"))
     return 0
+
+
+def _rollup_history(args: argparse.Namespace, view: View, tier: str, since: float,
+                    now: float) -> int:
+    """`opsd history` over a window longer than raw results are kept: the check's hourly
+    or daily rollups, under the series' current standing."""
+    series, _ = query(view, glance.history_of, view, args.check, since=now, now=now,
+                      playbook=args.playbook, target=args.target)
+    rows = [row for row in query(view, rollups.tier_rows, tier, check=args.check,
+                                 target=args.target, since=since, until=now)
+            if args.playbook in (None, row[1][0])]
+    if not series and not rows and not view.has_check(args.check):
+        raise _unknown_check(view, args.check)
+    # Every series' unit, the ones --failing leaves out too: their past periods may have failed.
+    units = {(row.playbook, row.result.target): row.result.unit for row in series}
+    if args.failing:
+        series = [row for row in series if row.failing]
+        rows = [row for row in rows if history_tiers.failing(row[2])]
+    tz = zoneinfo.ZoneInfo(view.timezone)
+    if args.json:
+        output.print_json({"check": args.check, "since": since, "tier": tier,
+                           "series": [glance.row_json(row, now, tz) for row in series],
+                           "rollups": history_tiers.rollups_json(rows)})
+        return 0
+    if not _series_heading(args, series, bool(rows), now, tz):
+        return 0
+    history_tiers.print_rollups(rows, tier, view, units)
+    return 0
+
+
+def _unknown_check(view: View, check: str) -> UsageError:
+    return UsageError(f"unknown check {check!r}: no results and no playbook entry"
+                      + did_you_mean(check, view.check_names()))
+
+
+def _series_heading(args: argparse.Namespace, series: list[glance.Row], found: bool,
+                    now: float, tz: dt.tzinfo) -> bool:
+    """Print the series heading `opsd history`'s rows, then a blank line before them; without
+    rows (`found` false) say so instead and return False."""
+    if series:
+        output.table([glance.series_table_row(row, now, tz) for row in series],
+                     glance.SERIES_HEADERS)
+    if not found:
+        failing = "failing " if args.failing else ""
+        print(f"no {failing}results for {args.check} in the last {args.since}")
+        return False
+    if series:
+        print()
+    return True
 
 
 def cmd_playbooks(args: argparse.Namespace) -> int:

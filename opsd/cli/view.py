@@ -146,6 +146,7 @@ class View:
     def of(cls, settings: Settings, playbooks: PlaybookSet | None, problems: list[str]) -> View:
         from opsd.config.loading import config_label
         from opsd.config.show import duration_paths
+        from opsd.config.slos import unalerted_warnings
 
         timezone = settings.scheduler.timezone
         now = dt.datetime.now(zoneinfo.ZoneInfo(timezone))
@@ -169,7 +170,9 @@ class View:
             playbook_problems=tuple(problems),
             routing_warnings=(*routing_warnings.of_settings(settings, playbooks or ()),
                               *plain_http_warnings(settings, config_label(settings)),
-                              *exposure.of_settings(settings)),
+                              *exposure.of_settings(settings),
+                              *unalerted_warnings(settings.slos, playbooks,
+                                                  config_label(settings))),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -216,6 +216,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.alerts.plugin_paths = [resolve(p) for p in settings.alerts.plugin_paths]  # type: ignore[misc]
     for transport in [*settings.caches, *settings.apps, *settings.endpoints]:
         transport.ca_file = resolve(transport.ca_file)
+    settings.alerts.alertmanager.tls_ca_file = resolve(settings.alerts.alertmanager.tls_ca_file)
     return settings
 
 

@@ -28,12 +28,17 @@ from pydantic_settings import (
 )
 
 from opsd.config.addresses import alert_url, listen_host
+from opsd.config.alertmanager import AlertmanagerConfig, workspace_name
 from opsd.config.base import Duration, Section
+from opsd.config.circuit import CircuitConfig
 from opsd.config.flapping import FlappingConfig
 from opsd.config.plain_http import refuse_token_in_clear
+from opsd.config.proxy import ProxyConfig
 from opsd.config.reports import ReportsConfig
+from opsd.config.retention import longer_than_finer_tier
 from opsd.config.secret import HeaderSecret, Secret
 from opsd.config.services import AppConfig, CacheConfig, EndpointConfig
+from opsd.config.slos import SloList
 
 ENV_PREFIX = "OPSD_"
 ListenHost = Annotated[str, AfterValidator(listen_host)]
@@ -106,6 +111,7 @@ class NotionConfig(Section):
         description="Notion's public status page (Atlassian Statuspage summary.json), read by "
         "notion.status_page.",
     )
+    circuit: CircuitConfig = Field(default_factory=CircuitConfig)
 
     @field_validator("base_url", "status_page_url")
     @classmethod
@@ -145,7 +151,12 @@ def _default_storage_path() -> Path:
 
 class StorageConfig(Section):
     path: Path = Field(default_factory=_default_storage_path)
-    retention: Duration = Field(90 * 86400.0, gt=0, description="How long results are kept.")
+    retention: Duration = Field(
+        7 * 86400.0, gt=0,
+        description="How long raw results are kept (once rolled up; see opsd.store.rollups).",
+    )
+    retention_hourly: Duration = Field(90 * 86400.0, gt=0, description="Hourly rollups.")
+    retention_daily: Duration = Field(730 * 86400.0, gt=0, description="Daily rollups.")
     backup_dir: Path | None = Field(None, description="Where maintenance.backup writes copies.")
     busy_timeout: Duration = Field(
         30.0, gt=0,
@@ -153,11 +164,18 @@ class StorageConfig(Section):
         "write lock (checks never wait on it; runs wait in memory).",
     )
 
+    @field_validator("retention_hourly", "retention_daily")
+    @classmethod
+    def _tiers_in_order(cls, value: float, info: ValidationInfo) -> float:
+        return longer_than_finer_tier(value, info)
+
 
 class MetricsConfig(Section):
     enabled: StrictBool = True
     host: ListenHost = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)
+    workspace: Annotated[str | None, AfterValidator(workspace_name)] = Field(
+        None, description="The `workspace` label on every series (default: the config's stem).")
 
 
 class SchedulerConfig(Section):
@@ -272,6 +290,7 @@ class AlertsConfig(Section):
         description="An unacknowledged firing alert also goes to URLs tagged `tag` after `after`.",
     )
     flapping: FlappingConfig = Field(default_factory=FlappingConfig)
+    alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
 
 
 class SecretsConfig(Section):
@@ -366,6 +385,8 @@ class Settings(BaseSettings):
     endpoints: list[EndpointConfig] = Field(default_factory=list)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    slos: SloList = Field(default_factory=list)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -378,7 +399,8 @@ class Settings(BaseSettings):
         """Every configured secret, for redaction of free text."""
         values = [self.notion.token, self.daemon.heartbeat_url, *self.alerts.urls]
         values += [s for c in [*self.caches, *self.apps, *self.endpoints] for s in c.secrets()]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        return found + self.alerts.alertmanager.secrets()
 
     def redact(self, text: str) -> str:
         """`text` with every configured secret, in any encoding it may take (JSON, repr, URL,

@@ -125,10 +125,12 @@ class PlaybookScheduler:
             )
         return sorted(self._catch_up)
 
-    def add_timer(self, name: str, seconds: float, func: Callable[[], Awaitable[Any]]) -> None:
-        """Run `func` every `seconds` (one instance at a time)."""
+    def add_timer(self, name: str, seconds: float, func: Callable[[], Awaitable[Any]], *,
+                  at_once: bool = False) -> None:
+        """Run `func` every `seconds` (one instance at a time); `at_once`: first right away."""
+        first = {"next_run_time": dt.datetime.now(self._scheduler.timezone)} if at_once else {}
         self._scheduler.add_job(func, "interval", seconds=seconds, id=name, name=name,
-                                replace_existing=True)
+                                replace_existing=True, **first)
 
     def next_runs(self) -> dict[str, dt.datetime]:
         """The next fire time of every playbook job."""

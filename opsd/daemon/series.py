@@ -22,6 +22,7 @@ from opsd.alerting.observer import publish_metrics
 from opsd.check_series import CheckKey, CheckState, key_of
 from opsd.config.fingerprint import config_hash
 from opsd.logs import event
+from opsd.reports import slo_metrics
 from opsd.store import StoreError, check_states, runs
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ async def publish_after_reload(old: App, new: App) -> list[CheckKey]:
     history = await _read(new, playbooks)
     if history is not None:
         _publish(history, added)
+    slo_metrics.keep_only({slo.name for slo in new.settings.slos})  # not the history's
     return removed
 
 
@@ -129,6 +131,7 @@ def _publish(history: History, playbooks: set[str]) -> None:
             CheckState.of(found.result, found.since, found.last_success)
         for found in history.checks
     })
+    slo_metrics.observe(found.result for found in history.checks)
     for name, run in history.playbook_runs.items():
         if name in playbooks:
             metrics.restore_playbook(

@@ -28,7 +28,7 @@ from opsd.config import Settings, config_file_of, load_settings
 from opsd.config.loading import config_label
 from opsd.config.plain_http import plain_http_warnings
 from opsd.config.writable import require_writable_storage
-from opsd.daemon import exposure, series
+from opsd.daemon import alertmanager_resend, exposure, rollup_job, series, workspace_label
 from opsd.daemon.clock import ClockWatch, step_words
 from opsd.daemon.http import MetricsServer
 from opsd.daemon.scheduler import PlaybookScheduler
@@ -38,7 +38,9 @@ from opsd.errors import ConfigError
 from opsd.exception_text import describe_exception
 from opsd.logs import configure as configure_logs
 from opsd.logs import event
+from opsd.notion.circuit import observed_line
 from opsd.playbooks import Playbook
+from opsd.reports import slo_metrics
 from opsd.results import RunReport
 from opsd.runner import Observer
 from opsd.store import probe, runs
@@ -72,7 +74,7 @@ class Daemon:
         self.env = env
         self.clock = clock
         self.monotonic = monotonic
-        self.observers = [metrics.observe_run, *(observers or [])]
+        self.observers = [metrics.observe_run, slo_metrics.observe_run, *(observers or [])]
         self.log_stream = log_stream
         self.notifier = Notifier(env)
         self.storage = StorageWatch(clock)  # before the first app: its runner records through it
@@ -108,6 +110,10 @@ class Daemon:
         self.scheduler.add_timer(
             "alerts", self.settings.scheduler.alerts_interval, self._deliver_alerts
         )
+        self.scheduler.add_timer("rollups", rollup_job.INTERVAL_SECONDS,  # after the replay
+                                 rollup_job.timer(self, self._inflight), at_once=True)
+        self.scheduler.add_timer("alertmanager", alertmanager_resend.TICK_SECONDS,
+                                 alertmanager_resend.timer(self, self._inflight))
         self.scheduler.start()
         metrics.set_next_runs(self.scheduler.next_runs())
         self._install_signals()
@@ -334,7 +340,8 @@ class Daemon:
         if waiting > _STORE_STUCK_SECONDS:
             path = self.settings.storage.path
             return False, f"database not answering for {waiting:.0f}s: {path}"
-        return True, "ok"
+        circuit = observed_line(self.settings.scheduler.timezone)  # Notion's trouble, not ours
+        return True, "ok" if circuit is None else f"ok\n{circuit}"
 
     async def probe_store(self) -> bool:
         """Try a write transaction on the store's thread; /healthz reports the outcome."""
@@ -418,13 +425,15 @@ class Daemon:
     def _start_server(self, settings: Settings) -> MetricsServer | None:
         if not settings.metrics.enabled:
             return None
-        server = MetricsServer(settings.metrics.host, settings.metrics.port, self.health)
+        server = MetricsServer(settings.metrics.host, settings.metrics.port, self.health,
+                               workspace_label.registry_for(settings))
         server.start()
         return server
 
     def _rebind_server(self, settings: Settings) -> MetricsServer | None:
         """The listener for the new settings: the running one unless host/port/enabled changed."""
         old, new = self.settings.metrics, settings.metrics
+        workspace_label.registry_for(settings)  # a reload may rename the workspace
         if (old.enabled, old.host, old.port) == (new.enabled, new.host, new.port):
             return self.server
         server = self._start_server(settings)

@@ -191,7 +191,7 @@ class RateLimiter:
             await self.sleep(wait)
             waited += wait
             # A 429 that arrived (in any process) while we slept voids our slot: book again.
-            if (await self._stored()).paused_until == behind:
+            if _finite((await self._stored()).paused_until) == behind:
                 return waited
 
     @staticmethod
@@ -199,7 +199,9 @@ class RateLimiter:
               ) -> tuple[float | None, Pause | None, float, float, float]:
         wait = bucket.reserve(now, max_wait=deadline - now)
         next_slot = max(bucket.paused_until, bucket.tat) - now
-        return wait, _pause_of(bucket, now), next_slot, bucket.rate(now), bucket.paused_until
+        # As stored (finite): a budget never paused is -inf in memory but 0 in its row.
+        return (wait, _pause_of(bucket, now), next_slot, bucket.rate(now),
+                _finite(bucket.paused_until))
 
     async def pause(
         self, seconds: float, *, retry_after: float | None = None, reason: str = "",

@@ -39,6 +39,7 @@ import httpx
 from notion_client import AsyncClient
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
+from opsd.notion.circuit import CircuitBreaker
 from opsd.notion.errors import NotionError, classify_exception, classify_response
 from opsd.notion.limiter import (
     OVERLOADED,
@@ -122,6 +123,8 @@ class NotionService:
         self.limiter = RateLimiter(config.rate_limit, config.burst, sleep=sleep,
                                    clock=lambda: monotonic() + offset,
                                    store=store, budget=budget_key(config.base_url, token))
+        self.circuit = CircuitBreaker(config.circuit, clock=clock, store=store,
+                                      budget=self.limiter.budget, zone=timezone)
         self._pruned_at = -math.inf
         recording = RecordingTransport(transport or httpx.AsyncHTTPTransport(), self.log, clock)
         self._client = AsyncClient(
@@ -197,6 +200,20 @@ class NotionService:
             lambda: self._client.request(path=path, method="POST", body=body), deadline
         )
 
+    async def request(
+        self, method: str, path: str, *, body: dict[str, Any] | None = None,
+        query: dict[str, Any] | None = None, deadline: float, purpose: str,
+        idempotent: bool = True,
+    ) -> Reply:
+        """Any endpoint (`pages`, `blocks/{id}/children`...; see `opsd.notion.pages`) through
+        the limiter and the retry policy. A write that is not `idempotent` (creating a page,
+        appending blocks) is retried only after a 429, which Notion answers without doing
+        anything: after a timeout or a 5xx it may have been done already."""
+        return await self._call(
+            lambda: self._client.request(path=path, method=method, body=body, query=query),
+            deadline, purpose=purpose, idempotent=idempotent,
+        )
+
     async def sources(
         self, database_id: str, *, deadline: float, with_schema: bool = True
     ) -> list[Source]:
@@ -266,6 +283,7 @@ class NotionService:
         *,
         purpose: str = "check",
         needs_token: bool = True,
+        idempotent: bool = True,
     ) -> Reply:
         """Send through the limiter; retry what is worth retrying while the deadline allows."""
         if needs_token and not self._has_token:
@@ -273,6 +291,8 @@ class NotionService:
         self.prune()
         slept = 0.0  # backoff slept since the previous attempt
         total_waited = 0.0
+        if purpose == "check":  # a failing Notion gets no checks: `opsd.notion.circuit`
+            await self.circuit.enter(lambda: self._probe(deadline))
         for number in range(self.config.max_retries + 1):
             try:
                 waited = slept + await self.limiter.acquire(
@@ -282,11 +302,14 @@ class NotionService:
             total_waited += waited
             attempt = Attempt(purpose=purpose, number=number, waited=waited)
             outcome = await self._attempt(send, attempt, deadline)
+            await self.circuit.report(None if isinstance(outcome, dict) else outcome)
             if isinstance(outcome, dict):
                 return Reply(outcome, attempt.latency, number + 1, total_waited)
             outcome.attempts = number + 1
             paused = await self._pause_budget(outcome, number)
             delay = self._retry_delay(outcome, number)
+            if not idempotent and outcome.kind != "rate_limited":
+                delay = None  # it may have been done: never twice
             if delay is None or number == self.config.max_retries:
                 raise outcome
             if self.monotonic() + delay > deadline:
@@ -296,6 +319,8 @@ class NotionService:
             if not paused:  # a paused budget holds our next slot (and everyone's) instead
                 await self.sleep(delay)
                 slept = delay
+            if await self.circuit.is_open():  # it opened meanwhile: no retry into it
+                raise outcome
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _attempt(
@@ -341,6 +366,20 @@ class NotionService:
                                      self.rng)
         return backoff_delay(number, self.rng)
 
+    async def _probe(self, deadline: float) -> NotionError | None:
+        """The open circuit's light probe: GET /v1/users/me once, through the limiter."""
+        try:
+            waited = await self.limiter.acquire(
+                self.limiter.clock() + deadline - self.monotonic() - MIN_ATTEMPT_TIME)
+        except NoSlotError as exc:
+            return self._not_sent(exc, 0)
+        attempt = Attempt(purpose="circuit_probe", number=0, waited=waited)
+        outcome = await self._attempt(lambda: self._client.users.me(), attempt, deadline)
+        if isinstance(outcome, dict):
+            return None
+        await self._pause_budget(outcome, 0)
+        return outcome
+
     def _not_sent(self, exc: NoSlotError, number: int) -> NotionError:
         """The limiter had no slot in time: say until when, and why if the budget is paused."""
         pause = exc.pause
@@ -360,10 +399,13 @@ class NotionService:
 async def publish_budget(
     config: NotionConfig, store: StoreAccess, clock: Callable[[], float] = time.time
 ) -> None:
-    """The shared budget of `config`'s base URL and token, as stored, to the Prometheus gauges."""
+    """The shared budget and circuit of `config`'s base URL and token, as stored, to the
+    Prometheus gauges (and the circuit to /healthz)."""
     token = config.token.get_secret_value() if config.token else None
+    budget = budget_key(config.base_url, token)
     await RateLimiter(config.rate_limit, config.burst, clock=clock, store=store,
-                      budget=budget_key(config.base_url, token)).publish()
+                      budget=budget).publish()
+    await CircuitBreaker(config.circuit, clock=clock, store=store, budget=budget).current()
 
 
 def _failed(task: asyncio.Task[Any]) -> bool:

@@ -19,6 +19,7 @@ from opsd.sandbox import drift, render
 from opsd.sandbox.faults import ErrorMode, Faults
 from opsd.sandbox.gateways import injected_answer
 from opsd.sandbox.limiter import TokenBuckets, WindowBudgets, retry_after_seconds
+from opsd.sandbox.pages import PageContent, PageWrites
 from opsd.sandbox.query import (
     QUERY_RESULT_LIMIT,
     QueryError,
@@ -68,8 +69,9 @@ class SandboxError(ValueError):
     """A fault or admin request the sandbox cannot apply (unknown database, bad status...)."""
 
 
-class NotionApi:
-    """The sandbox's state and request handling, independent of HTTP plumbing."""
+class NotionApi(PageWrites):
+    """The sandbox's state and request handling, independent of HTTP plumbing (the page and
+    block writes are in `PageWrites`)."""
 
     def __init__(self, rate: float = 3.0, burst: int = 10, extra_databases: int = 0,
                  today: dt.date | None = None, clock: Callable[[], float] = time.monotonic,
@@ -88,6 +90,7 @@ class NotionApi:
         """Back to the start: full workspace, only SANDBOX_TOKEN, no faults, zeroed stats."""
         with self._lock:
             self.databases: dict[str, Database] = build_workspace(self.today, self.extra_databases)
+            self.content = PageContent()
             self.tokens: set[str] = {SANDBOX_TOKEN}
             self.faults = Faults()
             self.limiter: TokenBuckets | WindowBudgets = TokenBuckets(

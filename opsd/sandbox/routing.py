@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from opsd.sandbox.query import QueryError
 from opsd.sandbox.responses import Response, notion_error
@@ -15,12 +16,13 @@ from opsd.sandbox.workspace import normalize_id
 
 @dataclass(frozen=True)
 class Request:
-    """One API request: method, path (no query string), lower-cased headers, raw body."""
+    """One API request: method, path, lower-cased headers, raw body, query string."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ ROUTES = (
     route("GET", "/v1/data_sources/{id}", "get_data_source"),
     route("POST", "/v1/data_sources/{id}/query", "query_data_source"),
     route("POST", "/v1/search", "search"),
+    # Page writes (opsd.sandbox.pages).
+    route("POST", "/v1/pages", "create_page"),
+    route("GET", "/v1/pages/{id}", "get_page"),
+    route("PATCH", "/v1/pages/{id}", "update_page"),
+    route("GET", "/v1/blocks/{id}/children", "list_children"),
+    route("PATCH", "/v1/blocks/{id}/children", "append_children"),
+    route("DELETE", "/v1/blocks/{id}", "delete_block"),
 )
 
 
@@ -77,8 +86,11 @@ def bearer(header: str) -> str | None:
 
 
 def json_body(request: Request) -> dict[str, Any]:
-    """A POST's JSON object ({} without a body); Notion's error for anything else."""
-    if request.method != "POST" or not request.body.strip():
+    """A POST's or PATCH's JSON object ({} without a body), a GET's query parameters (whole
+    numbers as numbers: `page_size`); Notion's error for anything else."""
+    if request.method == "GET":
+        return {k: int(v) if v.isdigit() else v for k, v in parse_qsl(request.query)}
+    if request.method not in ("POST", "PATCH") or not request.body.strip():
         return {}
     try:
         body = json.loads(request.body)

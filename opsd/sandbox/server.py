@@ -372,7 +372,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self._send(sandbox.api.handle(Request(self.command, path, headers, body)))
+        query = self.path.partition("?")[2]
+        self._send(sandbox.api.handle(Request(self.command, path, headers, body, query)))
 
     def _serve_admin(self, action: str, raw: bytes) -> None:
         if not ipaddress.ip_address(self.client_address[0]).is_loopback:

@@ -47,6 +47,9 @@ class PropertySpec:
     type: str
     options: tuple[str, ...] = ()
     relation_to: str | None = None  # data source name, for relation properties
+    own_stream: bool = False
+    """Values from a generator of the page's own (`_own_values`), so adding such a property
+    leaves every other value of the workspace as it was."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,9 @@ WORKSPACE_SPEC: tuple[DatabaseSpec, ...] = (
                 _P("Due Date", "date"),
                 _P("Tags", "multi_select", ("backend", "notion", "infra", "docs", "testing")),
                 _P("Estimate (h)", "number"),
+                # The development figures of the reports (opsd.reports.development).
+                _P("Estimated Hours", "number", own_stream=True),
+                _P("Actual Hours", "number", own_stream=True),
             ),
             60,
             ("Review bottleneck report", "Rotate Notion token", "Update runbook",
@@ -348,7 +354,9 @@ class _Builder:
                                                minutes=rng.randint(0, 1439))
         age = (self.midnight - created).total_seconds()
         edited = created + dt.timedelta(seconds=rng.uniform(0, age))
-        values = {p.name: self.value(rng, p, spec, index) for p in spec.properties}
+        values = {p.name: self.value(rng, p, spec, index) for p in spec.properties
+                  if not p.own_stream}
+        values.update(_own_values(page_id, spec))
         return Page(page_id, ds_id, db_id, iso_time(created), iso_time(edited),
                     rng.choice(USERS).id, values)
 
@@ -410,6 +418,19 @@ def _checkbox(b: _Builder, rng: random.Random, *_: Any) -> bool:
 def _relation(b: _Builder, rng: random.Random, prop: PropertySpec, *_: Any) -> list[str]:
     targets = b.pages_by_source.get(prop.relation_to or "", [])
     return [rng.choice(targets)] if targets else []
+
+
+def _own_values(page_id: str, spec: SourceSpec) -> dict[str, Any]:
+    """The `own_stream` properties' values: hours estimated (1–16) and spent (the estimate
+    times 0.6–1.8, to the half hour), from a generator seeded by the page's id."""
+    own = [p.name for p in spec.properties if p.own_stream]
+    if not own:
+        return {}
+    rng = random.Random(page_id)
+    estimated = float(rng.choice((1, 2, 3, 4, 6, 8, 12, 16)))
+    actual = round(estimated * rng.uniform(0.6, 1.8) * 2) / 2
+    hours = {"Estimated Hours": estimated, "Actual Hours": max(actual, 0.5)}
+    return {name: hours.get(name) for name in own}
 
 
 _VALUE_MAKERS: dict[str, Callable[..., Any]] = {

@@ -9,10 +9,14 @@ one owner thread that runs every query (`owner.StoreThread`).
 | `silences`  | silences                                   |
 | `requests`  | notion_requests                            |
 | `limiter`   | notion_limiter (the shared request budget) |
+| `circuit`   | notion_circuit (the Notion circuit breaker, per budget) |
 | `state`     | state (counter baselines, workspace name)  |
 | `secrets`   | secret_files, secret_findings              |
 | `schemas`   | notion_schemas (schema snapshots)          |
 | `check_states` | results (each check's latest state, read at start) |
+| `rollups`   | rollups_hourly, rollups_daily (and their cursors in `state`) |
+| `incidents` | incidents, incident_notes (and the timeline's sources) |
+| `slo_hours` | slo_hourly (each SLO's good/total per hour) |
 
 No SQL lives outside this package.
 """

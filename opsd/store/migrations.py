@@ -17,6 +17,97 @@ if TYPE_CHECKING:
 Migration = str | Callable[["sqlite_utils.Database"], Any]
 
 MIGRATIONS: dict[str, list[Migration]] = {
+    "slos": [
+        # Each SLO's good and total results per complete UTC hour (`opsd.store.slo_hours`),
+        # under the hash of the definition that counted them: a changed SLO counts anew (from
+        # the raw results still kept) instead of mixing two definitions in one window.
+        """
+        CREATE TABLE slo_hourly (
+            slo TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            period_start REAL NOT NULL,
+            good INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            PRIMARY KEY (slo, definition, period_start)
+        );
+        CREATE INDEX slo_hourly_period ON slo_hourly (period_start);
+        """,
+    ],
+    "incidents": [
+        # Incidents (`opsd incident`, emergency runs, alerts of `incident = true` entries) and
+        # their notes. The timeline is not stored: it is computed from the alert events, runs
+        # and silences between `opened_at` and `closed_at` (`opsd.store.incidents`).
+        """
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            opened_at REAL NOT NULL,
+            opened_by_user TEXT NOT NULL DEFAULT '',
+            opened_by_host TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            trigger TEXT NOT NULL,
+            closed_at REAL,
+            closed_by TEXT,
+            resolution TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX incidents_open ON incidents (closed_at, opened_at);
+        CREATE TABLE incident_notes (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            author TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL
+        );
+        CREATE INDEX incident_notes_incident ON incident_notes (incident_id, at);
+        """,
+    ],
+    "notion_circuit": [
+        # The circuit breaker of opsd's Notion probing (`opsd.notion.circuit`), shared like the
+        # request budget: one row per budget (base URL + token fingerprint, never the token).
+        """
+        CREATE TABLE notion_circuit (
+            budget TEXT PRIMARY KEY,
+            open INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            successes INTEGER NOT NULL DEFAULT 0,
+            opened_at REAL,
+            backoff REAL NOT NULL DEFAULT 0,
+            next_probe_at REAL,
+            last_error TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL
+        );
+        """,
+    ],
+    "rollups": [
+        # One row per (period, playbook, check, target): an hour's or a UTC day's results as
+        # counts per status, the values' count/min/avg/max/p95 and the status changes
+        # (`opsd.store.rollups`). Keyed by period first: rolling up and pruning work on
+        # periods; the check index serves `opsd history` and per-check series.
+        "".join(
+            f"""
+        CREATE TABLE rollups_{tier} (
+            period_start REAL NOT NULL,
+            playbook TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT '',
+            target TEXT NOT NULL DEFAULT '',
+            ok INTEGER NOT NULL DEFAULT 0,
+            warning INTEGER NOT NULL DEFAULT 0,
+            critical INTEGER NOT NULL DEFAULT 0,
+            unknown INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            value_count INTEGER NOT NULL DEFAULT 0,
+            value_min REAL,
+            value_avg REAL,
+            value_max REAL,
+            value_p95 REAL,
+            state_changes INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (period_start, playbook, check_name, target)
+        ) WITHOUT ROWID;
+        CREATE INDEX rollups_{tier}_check ON rollups_{tier} (check_name, period_start);
+        """
+            for tier in ("hourly", "daily")
+        ),
+    ],
     "core": [
         """
         CREATE TABLE runs (
@@ -92,6 +183,19 @@ MIGRATIONS: dict[str, list[Migration]] = {
             retry_after REAL
         );
         CREATE INDEX notion_requests_time ON notion_requests (time);
+        """,
+        # `opsd proxy` records the integration's requests (source = 'integration'): sizes,
+        # the retry tax (the client's wait before a retry, the failed attempt it repeats) and
+        # Notion's request limits (counts and flags only: never a body).
+        """
+        ALTER TABLE notion_requests ADD COLUMN request_bytes INTEGER;
+        ALTER TABLE notion_requests ADD COLUMN response_bytes INTEGER;
+        ALTER TABLE notion_requests ADD COLUMN client_wait REAL NOT NULL DEFAULT 0;
+        ALTER TABLE notion_requests ADD COLUMN redo REAL NOT NULL DEFAULT 0;
+        ALTER TABLE notion_requests ADD COLUMN limits_exceeded INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE notion_requests ADD COLUMN limits_near INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE notion_requests ADD COLUMN likely_duplicate INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX notion_requests_source_time ON notion_requests (source, time);
         """,
     ],
     "alerts": [

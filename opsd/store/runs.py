@@ -195,26 +195,6 @@ def _history_rows(
     return store.query(sql, args)
 
 
-def auth_probe_counts(store: Store, since: float) -> tuple[int, int]:
-    """(judged, authenticated) `notion.auth` probes since `since` (SKIPPED ones not counted)."""
-    total, good = store.conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(json_extract(details, '$.authenticated') = 1), 0)"
-        " FROM results WHERE kind = 'notion.auth' AND status != 'SKIPPED' AND started_at >= ?",
-        (since,),
-    ).fetchone()
-    return int(total), int(good)
-
-
-def prune(store: Store, before: float) -> int:
-    """Delete runs (and their results) that started before `before`; returns runs removed."""
-    with store.transaction() as conn:
-        conn.execute(
-            "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE started_at < ?)",
-            (before,),
-        )
-        return int(conn.execute("DELETE FROM runs WHERE started_at < ?", (before,)).rowcount)
-
-
 def result_from_row(row: dict[str, Any]) -> Result:
     return Result(
         status=Status(row["status"]),

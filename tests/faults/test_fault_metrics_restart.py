@@ -13,6 +13,7 @@ import datetime as dt
 import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -44,11 +45,14 @@ AUDIT = 'name = "audit"\n\n[[checks]]\nname = "disk"\nkind = "maintenance.disk"\
 
 
 def scrape(url: str) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
-    """/metrics as text and as {(sample name, labels): value}."""
+    """/metrics as text and as {(sample name, labels): value}, without the `workspace` label
+    every sample carries (the config's stem: opsd.toml)."""
     body = httpx.get(f"{url}/metrics", timeout=HANG).text
+    parsed = [s for family in text_string_to_metric_families(body) for s in family.samples]
+    assert {s.labels.get("workspace") for s in parsed} == {"opsd"}
     samples = {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(body) for s in family.samples
+        (s.name, frozenset((k, v) for k, v in s.labels.items() if k != "workspace")): s.value
+        for s in parsed
     }
     return body, samples
 
@@ -85,10 +89,11 @@ def test_first_scrape_has_the_history_and_a_reload_drops_what_it_removed(
     assert done.code == 0, done.out + done.err
     db = tmp_path / "opsd.db"
     store = Store.open(db)
+    at = time.time() - 3600.0  # within storage.retention: the daemon prunes older runs
     disk_result = Result(Status.WARNING, "81% used", value=0.81, unit="ratio", check="disk",
-                         kind="maintenance.disk", started_at=1_000.0, duration=0.01)
-    stored_runs.record_run(store, "audit", [disk_result], started_at=1_000.0,
-                           finished_at=1_001.0, trigger="manual")
+                         kind="maintenance.disk", started_at=at, duration=0.01)
+    stored_runs.record_run(store, "audit", [disk_result], started_at=at,
+                           finished_at=at + 1.0, trigger="manual")
     store.close()
     backup_started, backup_duration = stored(db, "backup")
 

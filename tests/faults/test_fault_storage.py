@@ -90,7 +90,8 @@ def test_a_deleted_database_is_loud_and_a_restart_says_history_starts_empty(
     titles = wait_until(lambda: storage_titles(webhook), what="the opsd.storage alert")
     assert titles == [f"[CRITICAL] opsd.storage: {reason} ({titles[0].rsplit('(', 1)[1]}"]
     assert not db.exists()  # nothing wrote a new file at the path behind the operator's back
-    assert "opsd_storage_healthy 0.0" in httpx.get(f"{url}/metrics", timeout=HANG).text
+    body = httpx.get(f"{url}/metrics", timeout=HANG).text
+    assert 'opsd_storage_healthy{workspace="opsd"} 0.0' in body
 
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0
