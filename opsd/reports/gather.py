@@ -28,7 +28,8 @@ def gather(store: Store, settings: Settings, period: Period, *, now: float) -> m
     return model.Report(
         period=period,
         generated_at=now,
-        checks=model.check_lines(counts),
+        checks=model.check_lines(
+            counts, report_data.check_units(store, {check for _, check, _ in counts})),
         slos=_slos(store, settings, period),
         alerts=model.summarise_alerts(
             report_data.alert_events(store, start, until),

@@ -35,6 +35,8 @@ class CheckLine:
     uptime: float | None
     worst: str
     p95: float | None
+    unit: str = ""
+    """The unit of the check's values (`seconds`, `ratio`, ...; empty: unknown)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,9 +218,13 @@ def worst_of(counts: Counts) -> str:
     return "SKIPPED"
 
 
-def check_lines(counts: dict[tuple[str, str, str], Counts]) -> tuple[CheckLine, ...]:
-    """Status at a glance, worst first, then by playbook, check and target."""
-    lines = [CheckLine(playbook, check, target, c.judged, c.ok_ratio, worst_of(c), c.value_p95)
+def check_lines(counts: dict[tuple[str, str, str], Counts],
+                units: dict[str, str] | None = None) -> tuple[CheckLine, ...]:
+    """Status at a glance, worst first, then by playbook, check and target; `units` maps a
+    check name to the unit of its values."""
+    units = units or {}
+    lines = [CheckLine(playbook, check, target, c.judged, c.ok_ratio, worst_of(c), c.value_p95,
+                       units.get(check, ""))
              for (playbook, check, target), c in counts.items()]
     return tuple(sorted(lines, key=lambda ln: (-_rank(ln.worst), ln.playbook,
                                                ln.check, ln.target)))

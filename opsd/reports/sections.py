@@ -12,6 +12,7 @@ import zoneinfo
 from opsd.durations import format_duration
 from opsd.reports.model import Report
 from opsd.reports.notion_split import NO_INTEGRATION, NotionSplit, SourceTraffic
+from opsd.units import format_value
 
 GLANCE_ROWS = 40
 """The at-a-glance table lists the worst checks first, at most this many."""
@@ -39,6 +40,11 @@ def number(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
+
+
+def value_text(value: float | None, unit: str) -> str:
+    """A value in its unit (`8 ms`, `97.5%`), or as a bare number when the unit is unknown."""
+    return format_value(value, unit) if unit else number(value)
 
 
 def duration(value: float | None) -> str:
@@ -71,7 +77,7 @@ def _glance(report: Report) -> Section:
     if not report.checks:
         return Section("Status at a glance", ("No results in this period.",))
     rows = tuple((line.check, line.target or "–", line.playbook, percent(line.uptime),
-                  line.worst, number(line.p95), str(line.judged))
+                  line.worst, value_text(line.p95, line.unit), str(line.judged))
                  for line in report.checks[:GLANCE_ROWS])
     more = len(report.checks) - GLANCE_ROWS
     lines = (f"{more} more checks not shown.",) if more > 0 else ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from opsd.store.database import Store
@@ -18,6 +18,20 @@ def alert_events(store: Store, start: float, end: float) -> list[dict[str, Any]]
         " WHERE at >= ? AND at < ? AND type IN ('FIRING', 'RESOLVED') ORDER BY at, id",
         [start, end],
     )
+
+
+def check_units(store: Store, checks: Iterable[str]) -> dict[str, str]:
+    """The unit of each check's values, from its latest raw result (an index seek each);
+    rollups keep values, not units."""
+    units = {}
+    for check in checks:
+        row = store.conn.execute(
+            "SELECT unit FROM results WHERE check_name = ? ORDER BY started_at DESC LIMIT 1",
+            (check,),
+        ).fetchone()
+        if row is not None and row[0]:
+            units[check] = str(row[0])
+    return units
 
 
 def silences_used(store: Store, start: float, end: float) -> list[str]:
