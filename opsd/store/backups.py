@@ -17,7 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from opsd.private_files import create_private_file, make_private_dirs
-from opsd.store.database import Store, StoreBusyError, _split_sql
+from opsd.store.database import Store, StoreBusyError, apply_migration
 from opsd.store.migrations import MIGRATIONS
 
 MAX_REPORTED_PROBLEMS = 5
@@ -102,13 +102,7 @@ def expected_tables(versions: dict[str, int]) -> set[str]:
     with contextlib.closing(sqlite3.connect(":memory:", isolation_level=None)) as conn:
         for component, steps in MIGRATIONS.items():
             for step in steps[: versions.get(component, 0)]:
-                if callable(step):
-                    import sqlite_utils  # only for migrations that transform tables
-
-                    step(sqlite_utils.Database(conn))
-                else:
-                    for statement in _split_sql(step):
-                        conn.execute(statement)
+                apply_migration(conn, step)
         return {row[0] for row in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'"
         )}
@@ -151,12 +145,9 @@ def _immutable(path: Path) -> sqlite3.Connection:
 
 def _versions(conn: sqlite3.Connection) -> dict[str, int] | None:
     try:
-        rows = conn.execute(
-            "SELECT component, MAX(version) FROM schema_migrations GROUP BY component"
-        ).fetchall()
-    except sqlite3.OperationalError:
+        return Store(conn).schema_versions()
+    except sqlite3.OperationalError:  # no schema_migrations table
         return None
-    return {str(component): int(version) for component, version in rows}
 
 
 def _integrity_problems(damage: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from opsd.errors import ConfigError, OpsdError
 from opsd.private_files import create_private_file, make_private_dirs
-from opsd.store.migrations import MIGRATIONS
+from opsd.store.migrations import MIGRATIONS, Migration
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -177,13 +177,7 @@ class Store:
                 if (component, version) in done:
                     continue
                 with self.transaction():
-                    if callable(step):
-                        import sqlite_utils  # only when a migration needs table transforms
-
-                        step(sqlite_utils.Database(self.conn))
-                    else:
-                        for statement in _split_sql(step):
-                            self.conn.execute(statement)
+                    apply_migration(self.conn, step)
                     self.conn.execute(
                         "INSERT INTO schema_migrations VALUES (?, ?, strftime('%s','now'))",
                         (component, version),
@@ -215,6 +209,18 @@ class Store:
         except (sqlite3.Error, StoreError):
             return False
         return True
+
+
+def apply_migration(conn: sqlite3.Connection, step: Migration) -> None:
+    """Run one migration step (a SQL script, or a callable given a `sqlite_utils.Database`)
+    on `conn`, in whatever transaction the caller holds."""
+    if callable(step):
+        import sqlite_utils  # only when a migration needs table transforms
+
+        step(sqlite_utils.Database(conn))
+    else:
+        for statement in _split_sql(step):
+            conn.execute(statement)
 
 
 def _split_sql(script: str) -> list[str]:
