@@ -32,10 +32,9 @@ async def retention(spec: CheckSpec[RetentionParams], ctx: Context) -> Result:
     storage = ctx.settings.storage
     keep = spec.params.keep or storage.retention
     now = ctx.now()
-    await rollups.roll_up_in_chunks(ctx.store, now)
-    removed = await rollups.prune_in_steps(ctx.store, now, raw=keep,
-                                           hourly=storage.retention_hourly,
-                                           daily=storage.retention_daily)
+    _, removed = await rollups.roll_up_and_prune(ctx.store, now, raw=keep,
+                                                 hourly=storage.retention_hourly,
+                                                 daily=storage.retention_daily)
     return Result(
         Status.OK,
         f"removed {removed.runs} runs older than {format_duration(keep)}, {removed.hourly}"

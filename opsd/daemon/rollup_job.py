@@ -56,8 +56,7 @@ async def run(daemon: Daemon) -> None:
     storage = app.settings.storage
     now = daemon.clock()
     try:
-        rolled = await rollups.roll_up_in_chunks(app.store, now)
-        pruned = await rollups.prune_in_steps(
+        rolled, pruned = await rollups.roll_up_and_prune(
             app.store, now, raw=storage.retention, hourly=storage.retention_hourly,
             daily=storage.retention_daily,
         )

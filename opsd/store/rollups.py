@@ -316,6 +316,15 @@ async def prune_in_steps(access: StoreAccess, now: float, *, raw: float, hourly:
             return total
 
 
+async def roll_up_and_prune(access: StoreAccess, now: float, *, raw: float, hourly: float,
+                            daily: float) -> tuple[RollupProgress, PruneProgress]:
+    """Roll up what is due, then prune every tier (the daemon's timer and
+    `maintenance.retention` both)."""
+    rolled = await roll_up_in_chunks(access, now)
+    pruned = await prune_in_steps(access, now, raw=raw, hourly=hourly, daily=daily)
+    return rolled, pruned
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
